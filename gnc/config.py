@@ -1,0 +1,147 @@
+"""Flight-software configuration: frozen, validated dataclasses (see gnc.schema for loading).
+
+Units are named in the field names and their specs; everything inside the flight code is SI.
+"""
+
+from dataclasses import dataclass
+
+from gnc.schema import ConfigError, spec
+
+Vec3 = tuple[float, float, float]
+
+
+@dataclass(frozen=True, kw_only=True)
+class VehicleConfig:
+    """The chaser as the flight code knows it."""
+
+    mass_kg: float = spec(unit="kg", gt=0, doc="wet mass")
+    max_thrust_N: float = spec(unit="N", gt=0, doc="maximum thrust per Hill axis")
+
+    @property
+    def max_accel_m_s2(self) -> float:
+        return self.max_thrust_N / self.mass_kg
+
+
+@dataclass(frozen=True, kw_only=True)
+class NavConfig:
+    """Relative-navigation EKF tuning."""
+
+    period_s: float = spec(unit="s", gt=0, le=60)
+    q_psd_m2_s3: float = spec(unit="m^2/s^3", gt=0, doc="white acceleration noise PSD per axis")
+    range_sigma_m: float = spec(unit="m", gt=0, doc="assumed range noise")
+    angle_sigma_rad: float = spec(unit="rad", gt=0, lt=0.5, doc="assumed azimuth/elevation noise")
+    gate_chi2: float = spec(unit="-", gt=0, doc="chi-square innovation gate (3 dof)")
+    init_pos_sigma_m: float = spec(unit="m", gt=0)
+    init_vel_sigma_m_s: float = spec(unit="m/s", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControlConfig:
+    """MPC set-up. Weights act on the non-dimensional states and inputs of gnc.control.mpc."""
+
+    period_s: float = spec(unit="s", gt=0, le=600, doc="MPC cycle and model step")
+    horizon_steps: int = spec(unit="-", ge=2, le=200)
+    solver: str = spec("CLARABEL", choices=("CLARABEL", "OSQP"))
+    keep_out_radius_m: float = spec(unit="m", gt=0)
+    closing_speed_min_m_s: float = spec(unit="m/s", gt=0, doc="closing-speed limit at the keep-out sphere")
+    closing_speed_gain_per_s: float = spec(unit="1/s", ge=0, doc="limit grows by this per metre of range")
+    q_pos: float = spec(1.0, unit="-", ge=0)
+    q_vel: float = spec(1.0, unit="-", ge=0)
+    r_u: float = spec(1.0, unit="-", gt=0)
+    fuel_weight: float = spec(0.0, unit="-", ge=0)
+    budget_s: float = spec(unit="s", gt=0, doc="compute budget of one guidance+MPC cycle")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApproachPhase:
+    """Transfer to a point of the Hill frame, arriving at rest after transfer_s."""
+
+    KIND = "approach"
+    kind: str = spec(choices=("approach", "depart"))
+    name: str = spec()
+    to_H_m: Vec3 = spec(unit="m")
+    transfer_s: float = spec(unit="s", gt=0)
+    arrive_pos_tol_m: float = spec(unit="m", gt=0)
+    arrive_vel_tol_m_s: float = spec(unit="m/s", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DepartPhase(ApproachPhase):
+    """Transfer away from the target; the mission ends on arrival."""
+
+    KIND = "depart"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldPhase:
+    """Station-keeping at a fixed point of the Hill frame for duration_s."""
+
+    KIND = "hold"
+    kind: str = spec(choices=("hold",))
+    name: str = spec()
+    at_H_m: Vec3 = spec(unit="m")
+    duration_s: float = spec(unit="s", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InspectPhase:
+    """Passively safe inspection ellipse centred on the target, by parallel relative e/i vectors.
+
+    Radial and cross-track oscillations are in quadrature, so the radial/cross-track distance
+    never falls below min(radial_amp_m, cross_amp_m) even if along-track drift builds up.
+    """
+
+    KIND = "inspect"
+    kind: str = spec(choices=("inspect",))
+    name: str = spec()
+    radial_amp_m: float = spec(unit="m", gt=0)
+    cross_amp_m: float = spec(unit="m", gt=0)
+    min_distance_m: float = spec(unit="m", gt=0, doc="required passive-safety distance")
+    orbits: float = spec(unit="orbits", gt=0)
+    entry_s: float = spec(unit="s", gt=0, doc="transfer time from the previous point to the ellipse")
+
+    def validate(self, path):
+        if min(self.radial_amp_m, self.cross_amp_m) < self.min_distance_m:
+            raise ConfigError(f"{path}.radial_amp_m", self.radial_amp_m,
+                              f"radial and cross amplitudes must be >= min_distance_m = {self.min_distance_m}")
+
+
+Phase = ApproachPhase | DepartPhase | HoldPhase | InspectPhase
+
+
+@dataclass(frozen=True, kw_only=True)
+class AbortConfig:
+    """When to abort and how: a burn to a passively safe drift, then thrusters off."""
+
+    nav_pos_sigma_max_m: float = spec(unit="m", gt=0, doc="abort when 1-sigma position uncertainty exceeds")
+    sensor_timeout_s: float = spec(unit="s", gt=0, doc="abort when no relative measurement for this long")
+    mpc_fail_limit: int = spec(unit="-", ge=1, doc="abort after this many consecutive failed solves")
+    keep_out_margin_m: float = spec(unit="m", ge=0, doc="abort when the estimate comes this close to keep-out")
+    escape_dv_m_s: float = spec(unit="m/s", gt=0, doc="largest escape burn considered")
+    safe_drift_s: float = spec(unit="s", gt=0, doc="free drift after the escape must stay outside keep-out")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MissionConfig:
+    """The phases flown in order, and the abort rules."""
+
+    phases: tuple[Phase, ...] = spec()
+    abort: AbortConfig = spec()
+
+    def validate(self, path):
+        if not self.phases:
+            raise ConfigError(f"{path}.phases", [], "must list at least one phase")
+        names = [p.name for p in self.phases]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{path}.phases", names, "phase names must be unique")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlightConfig:
+    """Everything the flight software is told. n_rad_s: target mean motion (rad/s)."""
+
+    n_rad_s: float
+    vehicle: VehicleConfig
+    nav: NavConfig
+    control: ControlConfig
+    mission: MissionConfig

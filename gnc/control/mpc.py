@@ -1,0 +1,392 @@
+"""Model-predictive translational controller on the HCW model (cvxpy, built once, re-solved per cycle).
+
+State x = [r_CT_H (m), v_CT_H (m/s)] in the target Hill frame H of ``gnc.frames`` (x radial, y
+along-track, z orbit normal; velocity is the rotating-frame derivative). Input a_H = commanded chaser
+acceleration in H (m/s^2), held constant over each step (zero-order hold). The prediction model is the
+exact HCW discretisation of ``gnc.models.hcw`` with step dt_s = the control period.
+
+Non-dimensionalisation (everything the solver sees is O(1))
+-----------------------------------------------------------
+    position  r_s = r / L          L = length_scale_m        (default 100 m)
+    velocity  v_s = v / V          V = velocity_scale_m_s    (default L * n, the orbital velocity scale)
+    input     u_s = a / a_max      so the per-axis thrust bound is |u_s| <= 1
+    time      one step = dt_s
+In these units A_s = D^-1 A D and B_s = D^-1 B a_max with D = diag(L, L, L, V, V, V). For LEO
+(n ~ 1.1e-3 rad/s), dt ~ 10-30 s, a_max ~ 1e-3..1e-2 m/s^2 every entry of A_s, B_s lies in ~[1e-3, 6]
+and ranges of a few km are O(10). In SI the same problem mixes 1e3 m, 1e-3 m/s^2 and dt^2/2 ~ 1e2
+and OSQP stalls or returns 'inaccurate'. The scales are an implementation detail: the public API is SI.
+
+Optimal control problem (scaled units, k = 0..N-1 unless noted)
+---------------------------------------------------------------
+    min  sum_k [ (x_k - xr_k)' Q (x_k - xr_k) + u_k' R u_k + w_fuel |u_k|_1 ]
+         + (x_N - xr_N)' P (x_N - xr_N) + w_slack * sum_{k=1..N} (s_k + c_k)
+    s.t. x_{k+1} = A_s x_k + B_s u_k,  x_0 = x0,  |u_k|_inf <= 1,  s_k >= 0,  c_k >= 0
+         e_k . r_k >= R_ko / L - s_k                       (keep-out sphere, rotating hyperplane)
+         -(e_k . v_k) <= vmax_k / V + c_k                  (closing-speed limit along e_k)
+with Q = diag(q_pos I3, q_vel I3), R = r_u I3, P the stabilising solution of the discrete algebraic
+Riccati equation of (A_s, B_s, Q, R), and unit normals e_k (parameters) taken from the previous plan
+shifted by one step (or from the reference on the first solve). The half-space e_k . r >= R_ko never
+intersects the keep-out sphere, so a zero-slack plan is outside it at every step. The closing-speed
+limit is vmax(range) = closing_speed_min + gain * (range - R_ko) evaluated at the predicted range.
+Slacks carry an exact L1 penalty: with w_slack above the constraint multipliers they stay zero whenever
+the hard problem is feasible. Every data item that changes per cycle is a cvxpy Parameter, and the
+problem is DPP, so cvxpy canonicalises it once.
+"""
+
+import time
+from dataclasses import dataclass
+
+import cvxpy as cp
+import numpy as np
+
+from gnc.models.hcw import hcw_input_matrix, hcw_stm
+
+_OK_STATUSES = ("optimal",)
+
+# Default solver settings (copied per solve; cvxpy mutates the dict it is given).
+_DEFAULT_SOLVER_OPTIONS = {
+    "CLARABEL": {},
+    "OSQP": {"eps_abs": 1e-7, "eps_rel": 1e-7, "max_iter": 20000, "polishing": True},
+}
+
+
+@dataclass(frozen=True)
+class MpcResult:
+    """One MPC solve. Arrays are read-only.
+
+    u0_H: acceleration command to apply now (3,), m/s^2, H; finite, within +-a_max per axis;
+        zeros when ok is False.
+    u_plan: planned accelerations (N, 3), m/s^2, H.
+    x_plan: predicted states (N+1, 6), [m, m/s], H; x_plan[0] = x0. On failure: the zero-thrust
+        drift from x0 (NaN when x0 was not finite).
+    status: the solver status as cvxpy reports it, or 'invalid_input' / 'solver_error: <type>'.
+    ok: True only for an 'optimal' solve with a finite solution.
+    solve_ms: solver time reported by cvxpy (ms); NaN when unavailable.
+    compute_ms: total time spent in ``solve`` (ms, time.perf_counter), including parameter updates
+        and cvxpy overhead.
+    max_slack: largest soft-constraint violation in SI, max of max_keep_out_slack_m (m) and
+        max_closing_slack_m_s (m/s) taken numerically (units mixed; 0 when all are satisfied).
+    max_keep_out_slack_m: largest keep-out hyperplane violation (m).
+    max_closing_slack_m_s: largest closing-speed-limit violation (m/s).
+    cost: optimal objective in scaled (dimensionless) units; NaN on failure.
+    """
+
+    u0_H: np.ndarray
+    u_plan: np.ndarray
+    x_plan: np.ndarray
+    status: str
+    ok: bool
+    solve_ms: float
+    compute_ms: float
+    max_slack: float
+    max_keep_out_slack_m: float
+    max_closing_slack_m_s: float
+    cost: float
+
+
+def solve_dare(A, B, Q, R, tol=1e-13, max_doublings=64):
+    """Stabilising solution P of P = Q + A'PA - A'PB (R + B'PB)^-1 B'PA (numpy only).
+
+    Iterates the Riccati recursion P_{j+1} = Q + A'P_jA - ... from P_0 = 0 in doubling form
+    (structure-preserving doubling, Chu et al. 2004): iteration i returns the recursion's value after
+    2^i steps, so convergence is quadratic even for the slow, nearly-undamped HCW modes.
+    Requires (A, B) stabilisable, Q >= 0 with (A, Q) detectable, R > 0. Raises ValueError if the
+    iteration does not converge.
+    """
+    A = np.asarray(A, dtype=float)
+    B = np.asarray(B, dtype=float)
+    Q = np.asarray(Q, dtype=float)
+    R = np.asarray(R, dtype=float)
+    nx = A.shape[0]
+    eye = np.eye(nx)
+    Ak = A.copy()
+    Gk = B @ np.linalg.solve(R, B.T)
+    Hk = Q.copy()
+    for _ in range(max_doublings):
+        W = eye + Gk @ Hk
+        WA = np.linalg.solve(W, Ak)
+        WG = np.linalg.solve(W, Gk)
+        A_next = Ak @ WA
+        G_next = Gk + Ak @ WG @ Ak.T
+        H_next = Hk + Ak.T @ Hk @ WA
+        G_next = 0.5 * (G_next + G_next.T)
+        H_next = 0.5 * (H_next + H_next.T)
+        change = np.linalg.norm(H_next - Hk, ord=np.inf)
+        Ak, Gk, Hk = A_next, G_next, H_next
+        if not np.all(np.isfinite(Hk)):
+            break
+        if change <= tol * max(1.0, np.linalg.norm(Hk, ord=np.inf)):
+            P = Hk
+            residual = Q + A.T @ P @ A - A.T @ P @ B @ np.linalg.solve(R + B.T @ P @ B, B.T @ P @ A) - P
+            if np.linalg.norm(residual, ord=np.inf) <= 1e-8 * max(1.0, np.linalg.norm(P, ord=np.inf)):
+                return P
+            break
+    raise ValueError("discrete Riccati iteration did not converge: check stabilisability/detectability")
+
+
+def dlqr_gain(A, B, Q, R):
+    """Discrete LQR gain K (u = -K x) and Riccati solution P for (A, B, Q, R)."""
+    P = solve_dare(A, B, Q, R)
+    K = np.linalg.solve(R + B.T @ P @ B, B.T @ P @ A)
+    return K, P
+
+
+def closing_speed_limit(range_m, keep_out_radius_m, speed_min_m_s, gain_per_s):
+    """Maximum closing speed (m/s) at range_m (m): min_speed + gain * max(range - R_ko, 0)."""
+    return speed_min_m_s + gain_per_s * np.maximum(np.asarray(range_m, dtype=float) - keep_out_radius_m, 0.0)
+
+
+def _segment_distance_to_origin(p, q):
+    """Minimum distance (same unit as p, q) from the origin to the segment p-q."""
+    d = q - p
+    dd = float(d @ d)
+    t = 0.0 if dd == 0.0 else min(max(-float(p @ d) / dd, 0.0), 1.0)
+    return float(np.linalg.norm(p + t * d))
+
+
+def keep_out_normals(r0_H, r_guess_H, keep_out_radius_m):
+    """Hyperplane normals e_k (N, 3, unit) and linearisation ranges (N,) m for the keep-out sphere.
+
+    r0_H: current position (3,), m, H. r_guess_H: predicted positions for steps 1..N (N, 3), m, H.
+    e_k = r_guess_k / |r_guess_k| while the guess is usable: outside the sphere and reached from the
+    previous usable point by a chord that stays at least R_ko/2 from the target. From the first unusable
+    point on (a guess through the target, or one that jumps to the far side), the last usable normal
+    is held for the rest of the horizon and the range is taken as R_ko (slowest closing speed).
+    """
+    r0 = np.asarray(r0_H, dtype=float)
+    guess = np.asarray(r_guess_H, dtype=float)
+    N = guess.shape[0]
+    normals = np.empty((N, 3))
+    ranges = np.empty(N)
+    rho0 = float(np.linalg.norm(r0))
+    e_prev = r0 / rho0 if rho0 > 1e-9 * max(1.0, keep_out_radius_m) else np.array([1.0, 0.0, 0.0])
+    p_prev = r0
+    held = False
+    for k in range(N):
+        g = guess[k]
+        rho = float(np.linalg.norm(g))
+        if (not held and np.isfinite(rho) and rho >= keep_out_radius_m and rho > 0.0
+                and _segment_distance_to_origin(p_prev, g) >= 0.5 * keep_out_radius_m):
+            e_prev = g / rho
+            p_prev = g
+            ranges[k] = rho
+        else:
+            held = True
+            ranges[k] = keep_out_radius_m
+        normals[k] = e_prev
+    return normals, ranges
+
+
+def _readonly(a):
+    a = np.array(a, dtype=float)
+    a.flags.writeable = False
+    return a
+
+
+class RelativeMPC:
+    """Linear MPC for translational relative motion about a circular target orbit (HCW model).
+
+    Built once (cvxpy Parameters, DPP); call ``solve`` every control period. Holds the previous plan
+    to linearise the keep-out constraint and to warm start the solver; ``reset`` forgets it (use on a
+    mode or reference change that makes the old plan irrelevant).
+
+    n: target mean motion (rad/s). dt_s: model step = control period (s). horizon: N steps.
+    a_max: per-axis acceleration bound (m/s^2). keep_out_radius_m: keep-out sphere radius about the
+    target (m); 0 disables the keep-out constraint. closing_speed_min_m_s (m/s) and
+    closing_speed_gain_per_s (1/s): closing-speed limit min + gain * (range - R_ko).
+    Weights act on the scaled quantities (see module docstring): q_pos on (r/L)^2 and q_vel on (v/V)^2
+    (scalars or per-axis 3-vectors, > 0), r_u on (a/a_max)^2 (> 0), fuel_weight on |a/a_max|_1,
+    slack_weight on the scaled slacks (s/L, c/V), large for an exact penalty.
+    solver: any cvxpy-installed solver name ("CLARABEL" default, "OSQP"); solver_options override the
+    defaults. length_scale_m (m) / velocity_scale_m_s (m/s): scaling, default 100 m and L * n.
+    """
+
+    def __init__(self, n, dt_s, horizon, a_max, keep_out_radius_m, closing_speed_min_m_s,
+                 closing_speed_gain_per_s, q_pos=1.0, q_vel=1.0, r_u=1.0, fuel_weight=0.1,
+                 slack_weight=1e4, solver="CLARABEL", solver_options=None, length_scale_m=100.0,
+                 velocity_scale_m_s=None):
+        n, dt_s, a_max = float(n), float(dt_s), float(a_max)
+        if not (np.isfinite(n) and n > 0.0):
+            raise ValueError(f"n must be > 0 rad/s, got {n}")
+        if not (np.isfinite(dt_s) and dt_s > 0.0):
+            raise ValueError(f"dt_s must be > 0 s, got {dt_s}")
+        if int(horizon) != horizon or horizon < 1:
+            raise ValueError(f"horizon must be a positive integer, got {horizon}")
+        if not (np.isfinite(a_max) and a_max > 0.0):
+            raise ValueError(f"a_max must be > 0 m/s^2, got {a_max}")
+        if not (np.isfinite(keep_out_radius_m) and keep_out_radius_m >= 0.0):
+            raise ValueError(f"keep_out_radius_m must be >= 0 m, got {keep_out_radius_m}")
+        if not (np.isfinite(closing_speed_min_m_s) and closing_speed_min_m_s > 0.0):
+            raise ValueError(f"closing_speed_min_m_s must be > 0 m/s, got {closing_speed_min_m_s}")
+        if not (np.isfinite(closing_speed_gain_per_s) and closing_speed_gain_per_s >= 0.0):
+            raise ValueError(f"closing_speed_gain_per_s must be >= 0 1/s, got {closing_speed_gain_per_s}")
+        q_pos_v = np.broadcast_to(np.asarray(q_pos, dtype=float), (3,)).copy()
+        q_vel_v = np.broadcast_to(np.asarray(q_vel, dtype=float), (3,)).copy()
+        if not (np.all(np.isfinite(q_pos_v)) and np.all(q_pos_v > 0.0)):
+            raise ValueError(f"q_pos must be > 0, got {q_pos}")
+        if not (np.all(np.isfinite(q_vel_v)) and np.all(q_vel_v > 0.0)):
+            raise ValueError(f"q_vel must be > 0, got {q_vel}")
+        for name, w, strict in (("r_u", r_u, True), ("fuel_weight", fuel_weight, False),
+                                ("slack_weight", slack_weight, True)):
+            if not np.isfinite(w) or w < 0.0 or (strict and w == 0.0):
+                raise ValueError(f"{name} must be {'>' if strict else '>='} 0, got {w}")
+        if solver not in cp.installed_solvers():
+            raise ValueError(f"solver {solver!r} not installed; have {cp.installed_solvers()}")
+        L = float(length_scale_m)
+        V = L * n if velocity_scale_m_s is None else float(velocity_scale_m_s)
+        if not (np.isfinite(L) and L > 0.0 and np.isfinite(V) and V > 0.0):
+            raise ValueError(f"scales must be > 0, got L={L} m, V={V} m/s")
+
+        self.n, self.dt_s, self.horizon, self.a_max = n, dt_s, int(horizon), a_max
+        self.keep_out_radius_m = float(keep_out_radius_m)
+        self.closing_speed_min_m_s = float(closing_speed_min_m_s)
+        self.closing_speed_gain_per_s = float(closing_speed_gain_per_s)
+        self.length_scale_m, self.velocity_scale_m_s = L, V
+        self.solver = solver
+        self.solver_options = dict(_DEFAULT_SOLVER_OPTIONS.get(solver, {}))
+        self.solver_options.update(solver_options or {})
+        N = self.horizon
+
+        # Scaling: x_SI = D x_s, a_SI = a_max u_s.
+        self._D = np.array([L, L, L, V, V, V])
+        self.A_H = hcw_stm(n, dt_s)               # SI
+        self.B_H = hcw_input_matrix(n, dt_s)      # SI
+        A_s = self.A_H * (self._D[None, :] / self._D[:, None])
+        B_s = self.B_H * (a_max / self._D[:, None])
+        self.A_scaled, self.B_scaled = A_s, B_s
+        Q_s = np.diag(np.concatenate([q_pos_v, q_vel_v]))
+        R_s = float(r_u) * np.eye(3)
+        self.Q_scaled, self.R_scaled = Q_s, R_s
+        self.K_scaled, self.P_scaled = dlqr_gain(A_s, B_s, Q_s, R_s)
+        P_chol = np.linalg.cholesky(self.P_scaled)
+
+        # Parameters (all scaled).
+        self._x0 = cp.Parameter(6, name="x0")
+        self._xref = cp.Parameter((N + 1, 6), name="xref")
+        self._e = cp.Parameter((N, 3), name="normals")
+        self._vmax = cp.Parameter(N, nonneg=True, name="vmax")
+        # Variables.
+        X = cp.Variable((N + 1, 6), name="x")
+        U = cp.Variable((N, 3), name="u")
+        s_ko = cp.Variable(N, nonneg=True, name="slack_keep_out")
+        s_cl = cp.Variable(N, nonneg=True, name="slack_closing")
+        self._X, self._U, self._s_ko, self._s_cl = X, U, s_ko, s_cl
+
+        sqrtQ = np.diag(np.sqrt(np.diag(Q_s)))
+        dX = X[:N] - self._xref[:N]
+        dXN = X[N] - self._xref[N]
+        cost = (cp.sum_squares(dX @ sqrtQ) + float(r_u) * cp.sum_squares(U)
+                + cp.sum_squares(P_chol.T @ dXN)
+                + float(slack_weight) * (cp.sum(s_ko) + cp.sum(s_cl)))
+        if fuel_weight > 0.0:
+            cost = cost + float(fuel_weight) * cp.sum(cp.abs(U))
+        R_pos = X[1:, 0:3]
+        V_pos = X[1:, 3:6]
+        cons = [
+            X[0] == self._x0,
+            X[1:] == X[:N] @ A_s.T + U @ B_s.T,
+            cp.abs(U) <= 1.0,
+            -cp.sum(cp.multiply(self._e, V_pos), axis=1) <= self._vmax + s_cl,
+        ]
+        if self.keep_out_radius_m > 0.0:
+            cons.append(cp.sum(cp.multiply(self._e, R_pos), axis=1) >= self.keep_out_radius_m / L - s_ko)
+        self.problem = cp.Problem(cp.Minimize(cost), cons)
+        assert self.problem.is_dcp(dpp=True)
+        self._prev_x_plan = None
+
+    # ------------------------------------------------------------------ helpers
+    def lqr_gain(self):
+        """Discrete LQR gain K_SI (3x6): a_H (m/s^2) = -K_SI [r_CT_H (m), v_CT_H (m/s)] (same Q, R)."""
+        return self.a_max * self.K_scaled / self._D[None, :]
+
+    def terminal_cost_matrix(self):
+        """Terminal weight P in SI (6x6): (x_N - xr_N)' P_SI (x_N - xr_N) equals the scaled term."""
+        return self.P_scaled / np.outer(self._D, self._D)
+
+    def reset(self):
+        """Forget the previous plan (keep-out normals come from the reference on the next solve)."""
+        self._prev_x_plan = None
+
+    def _drift(self, x0):
+        xs = np.empty((self.horizon + 1, 6))
+        xs[0] = x0
+        for k in range(self.horizon):
+            xs[k + 1] = self.A_H @ xs[k]
+        return xs
+
+    def _fail(self, status, x0, t_start, solve_ms=float("nan")):
+        self._prev_x_plan = None
+        N = self.horizon
+        x_plan = self._drift(x0) if np.all(np.isfinite(x0)) else np.full((N + 1, 6), np.nan)
+        return MpcResult(
+            u0_H=_readonly(np.zeros(3)), u_plan=_readonly(np.zeros((N, 3))), x_plan=_readonly(x_plan),
+            status=status, ok=False, solve_ms=solve_ms,
+            compute_ms=1e3 * (time.perf_counter() - t_start),
+            max_slack=float("nan"), max_keep_out_slack_m=float("nan"),
+            max_closing_slack_m_s=float("nan"), cost=float("nan"))
+
+    # ------------------------------------------------------------------ solve
+    def solve(self, x0, xref):
+        """Solve the MPC from x0 = [r_CT_H m, v_CT_H m/s] (6,) towards xref ((N+1), 6) (SI, H).
+
+        Returns an MpcResult; never raises on solver failure or non-finite inputs (ok=False, zero
+        command). Raises ValueError only for wrongly shaped inputs (a programming error).
+        """
+        t_start = time.perf_counter()
+        N = self.horizon
+        x0 = np.asarray(x0, dtype=float)
+        xref = np.asarray(xref, dtype=float)
+        if x0.shape != (6,):
+            raise ValueError(f"x0 must have shape (6,), got {x0.shape}")
+        if xref.shape != (N + 1, 6):
+            raise ValueError(f"xref must have shape ({N + 1}, 6), got {xref.shape}")
+        if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(xref))):
+            return self._fail("invalid_input", x0, t_start)
+
+        # Linearisation points for steps 1..N: previous plan shifted by one step, else the reference.
+        if self._prev_x_plan is not None:
+            guess = np.empty((N, 3))
+            guess[:N - 1] = self._prev_x_plan[2:, 0:3]
+            guess[N - 1] = (self.A_H @ self._prev_x_plan[N])[0:3]
+        else:
+            guess = xref[1:, 0:3]
+        normals, ranges = keep_out_normals(x0[0:3], guess, self.keep_out_radius_m)
+        vmax = closing_speed_limit(ranges, self.keep_out_radius_m, self.closing_speed_min_m_s,
+                                   self.closing_speed_gain_per_s)
+
+        D = self._D
+        self._x0.value = x0 / D
+        self._xref.value = xref / D[None, :]
+        self._e.value = normals
+        self._vmax.value = vmax / self.velocity_scale_m_s
+
+        try:
+            self.problem.solve(solver=self.solver, warm_start=True, **dict(self.solver_options))
+        except Exception as exc:  # any solver failure becomes a safe command, never a crash
+            return self._fail(f"solver_error: {type(exc).__name__}", x0, t_start)
+        status = str(self.problem.status)
+        stats = self.problem.solver_stats
+        solve_time = getattr(stats, "solve_time", None) if stats is not None else None
+        solve_ms = 1e3 * float(solve_time) if solve_time is not None else float("nan")
+        X, U = self._X.value, self._U.value
+        if status not in _OK_STATUSES or X is None or U is None:
+            return self._fail(status, x0, t_start, solve_ms)
+        x_plan = X * D[None, :]
+        u_plan = np.clip(U * self.a_max, -self.a_max, self.a_max)
+        s_ko = self._s_ko.value
+        s_cl = self._s_cl.value
+        ko_m = 0.0
+        if self.keep_out_radius_m > 0.0 and s_ko is not None:
+            ko_m = max(float(np.max(s_ko)), 0.0) * self.length_scale_m
+        cl_m_s = max(float(np.max(s_cl)), 0.0) * self.velocity_scale_m_s if s_cl is not None else 0.0
+        cost = float(self.problem.value)
+        if not (np.all(np.isfinite(x_plan)) and np.all(np.isfinite(u_plan))
+                and np.isfinite(ko_m) and np.isfinite(cl_m_s) and np.isfinite(cost)):
+            return self._fail("non_finite_solution", x0, t_start, solve_ms)
+        self._prev_x_plan = x_plan
+        return MpcResult(
+            u0_H=_readonly(u_plan[0]), u_plan=_readonly(u_plan), x_plan=_readonly(x_plan),
+            status=status, ok=True, solve_ms=solve_ms,
+            compute_ms=1e3 * (time.perf_counter() - t_start),
+            max_slack=max(ko_m, cl_m_s), max_keep_out_slack_m=ko_m, max_closing_slack_m_s=cl_m_s,
+            cost=cost)

@@ -1,0 +1,160 @@
+"""Mission mode manager: flies the scenario's phases in order and aborts when safety is in doubt.
+
+Modes: APPROACH, HOLD, INSPECT, DEPART (one per phase kind), ABORT (latched: an escape burn to a
+passively safe drift, then thrusters off) and DONE (mission complete, station-keeping at the last
+point). Every transition is an event with its time and reason.
+"""
+
+import math
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from gnc.config import ApproachPhase, DepartPhase, FlightConfig, HoldPhase, InspectPhase
+from gnc.guidance.safety import escape_burn
+from gnc.guidance.trajectories import ArcToState, EllipseArc, TransferArc
+
+NS = 1_000_000_000
+
+
+class Mode(IntEnum):
+    APPROACH = 0
+    HOLD = 1
+    INSPECT = 2
+    DEPART = 3
+    ABORT = 4
+    DONE = 5
+
+
+_MODE_OF = {ApproachPhase: Mode.APPROACH, DepartPhase: Mode.DEPART, HoldPhase: Mode.HOLD,
+            InspectPhase: Mode.INSPECT}
+
+
+@dataclass(frozen=True)
+class Event:
+    """A mode transition or abort: t_ns (ns since epoch), text."""
+
+    t_ns: int
+    text: str
+
+
+@dataclass(frozen=True)
+class GuidanceOutput:
+    """What control needs this cycle.
+
+    mode, phase_index (-1 once DONE or ABORT past the phases); xref_H: (N+1, 6) reference states
+    [m, m/s] at t_ns + k * dt; escape_dv_H: the abort's impulsive delta-v (m/s, H) on the cycle the
+    abort begins, else None.
+    """
+
+    t_ns: int
+    mode: Mode
+    phase_index: int
+    xref_H: np.ndarray
+    escape_dv_H: np.ndarray | None
+
+
+class MissionManager:
+    """Mode state machine over the mission's phases (see module doc)."""
+
+    def __init__(self, cfg: FlightConfig, t0_ns: int):
+        self.cfg = cfg
+        self.n = cfg.n_rad_s
+        self.phases = cfg.mission.phases
+        self.abort_cfg = cfg.mission.abort
+        self.keep_out = cfg.control.keep_out_radius_m
+        self.index = -1
+        self.mode = Mode.APPROACH
+        self.events: list[Event] = []
+        self.phases_completed: list[str] = []
+        self._ref = None
+        self._t_start_ns = t0_ns
+        self._t_end_s = math.inf
+
+    @property
+    def phase_index(self) -> int:
+        """Index of the phase being flown or aborted from; -1 once the mission is DONE."""
+        return -1 if self.mode == Mode.DONE else self.index
+
+    @property
+    def success(self) -> bool:
+        return self.mode == Mode.DONE
+
+    def _log(self, t_ns: int, text: str) -> None:
+        self.events.append(Event(t_ns, text))
+
+    def _start_phase(self, t_ns: int, x_hat: np.ndarray) -> None:
+        self.index += 1
+        if self.index >= len(self.phases):
+            self.mode = Mode.DONE
+            self._log(t_ns, "mission complete")
+            return
+        p = self.phases[self.index]
+        self.mode = _MODE_OF[type(p)]
+        self._t_start_ns = t_ns
+        r0 = x_hat[:3].copy()
+        if isinstance(p, HoldPhase):
+            at = np.array(p.at_H_m)
+            self._ref = TransferArc(self.n, at, at, 1.0)
+            self._t_end_s = p.duration_s
+        elif isinstance(p, InspectPhase):
+            theta0 = math.pi / 2 if r0[1] < 0 else -math.pi / 2
+            ellipse = EllipseArc(self.n, p.radial_amp_m, p.cross_amp_m, theta0)
+            self._ref = ArcToState(self.n, r0, ellipse, p.entry_s)
+            self._t_end_s = p.entry_s + p.orbits * 2 * math.pi / self.n
+        else:
+            self._ref = TransferArc(self.n, r0, np.array(p.to_H_m), p.transfer_s)
+            self._t_end_s = p.transfer_s
+        self._log(t_ns, f"phase {self.index} '{p.name}' ({p.kind}) started")
+
+    def _phase_done(self, t_ns: int, x_hat: np.ndarray) -> bool:
+        elapsed = (t_ns - self._t_start_ns) / NS
+        if elapsed < self._t_end_s:
+            return False
+        p = self.phases[self.index]
+        if isinstance(p, ApproachPhase):
+            return (np.linalg.norm(x_hat[:3] - np.array(p.to_H_m)) <= p.arrive_pos_tol_m
+                    and np.linalg.norm(x_hat[3:]) <= p.arrive_vel_tol_m_s)
+        return True
+
+    def _abort_reason(self, t_ns, x_hat, P, last_meas_t_ns, mpc_fail_streak, plan_min_range_m):
+        a = self.abort_cfg
+        sigma = math.sqrt(P[0, 0] + P[1, 1] + P[2, 2])
+        rng = float(np.linalg.norm(x_hat[:3]))
+        if sigma > a.nav_pos_sigma_max_m:
+            return f"navigation position sigma {sigma:.1f} m > {a.nav_pos_sigma_max_m} m"
+        if (t_ns - last_meas_t_ns) / NS > a.sensor_timeout_s:
+            return f"no relative measurement for {(t_ns - last_meas_t_ns) / NS:.0f} s"
+        if mpc_fail_streak >= a.mpc_fail_limit:
+            return f"{mpc_fail_streak} consecutive MPC failures"
+        if rng < self.keep_out + a.keep_out_margin_m:
+            return f"estimated range {rng:.1f} m inside keep-out + margin"
+        if plan_min_range_m < self.keep_out:
+            return f"planned trajectory enters keep-out ({plan_min_range_m:.1f} m)"
+        return None
+
+    def update(self, t_ns: int, x_hat: np.ndarray, P: np.ndarray, last_meas_t_ns: int,
+               mpc_fail_streak: int, plan_min_range_m: float, horizon: int, dt_s: float) -> GuidanceOutput:
+        """Advance the mode logic at t_ns with the estimate (x_hat [m, m/s], P) and return the reference."""
+        escape = None
+        if self.index < 0:
+            self._start_phase(t_ns, x_hat)
+        if self.mode not in (Mode.ABORT, Mode.DONE):
+            reason = self._abort_reason(t_ns, x_hat, P, last_meas_t_ns, mpc_fail_streak, plan_min_range_m)
+            if reason is not None:
+                self.mode = Mode.ABORT
+                a = self.abort_cfg
+                escape, min_r = escape_burn(self.n, x_hat, self.keep_out + a.keep_out_margin_m,
+                                            a.escape_dv_m_s, a.safe_drift_s)
+                self._log(t_ns, f"ABORT: {reason}; escape dv {np.round(escape, 4).tolist()} m/s, "
+                                f"free-drift minimum range {min_r:.0f} m over {a.safe_drift_s:.0f} s")
+            elif self._phase_done(t_ns, x_hat):
+                self.phases_completed.append(self.phases[self.index].name)
+                self._log(t_ns, f"phase {self.index} '{self.phases[self.index].name}' completed")
+                self._start_phase(t_ns, x_hat)
+        t0 = (t_ns - self._t_start_ns) / NS
+        xref = np.empty((horizon + 1, 6))
+        for k in range(horizon + 1):
+            xref[k] = self._ref.state(t0 + k * dt_s)
+        return GuidanceOutput(t_ns, self.mode, self.phase_index, xref, escape)

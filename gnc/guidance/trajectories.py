@@ -1,0 +1,73 @@
+"""Reference trajectories in the Hill frame, on the HCW model (gnc.models.hcw).
+
+States are [r_CT_H m, v_CT_H m/s]; times are seconds from the segment's start.
+"""
+
+import numpy as np
+from numba import njit
+
+from gnc.models.hcw import hcw_stm
+
+
+@njit(cache=True)
+def hcw_transfer_velocity(n, r0, rf, T):
+    """Initial velocity (m/s, H) of the free HCW arc from r0 to rf (m) in T (s) (two-impulse transfer).
+
+    Where the arc is singular (T a multiple of the period in-plane, of half the period out of plane),
+    the minimum-norm least-squares velocity is returned.
+    """
+    Phi = hcw_stm(n, T)
+    rhs = rf - np.ascontiguousarray(Phi[0:3, 0:3]) @ r0
+    v0, _, _, _ = np.linalg.lstsq(np.ascontiguousarray(Phi[0:3, 3:6]), rhs)
+    return v0
+
+
+@njit(cache=True)
+def ellipse_state(n, radial_amp, cross_amp, theta):
+    """State on the passively safe inspection ellipse at phase theta (rad).
+
+    x = A cos(theta), y = -2 A sin(theta), z = B sin(theta), theta' = n: a closed HCW orbit
+    (y' = -2 n x, no drift) whose radial and cross-track motions are in quadrature (parallel
+    relative e and i vectors), so sqrt(x^2 + z^2) >= min(A, B) at all times.
+    """
+    A, B = radial_amp, cross_amp
+    s, c = np.sin(theta), np.cos(theta)
+    return np.array([A * c, -2 * A * s, B * s, -A * n * s, -2 * A * n * c, B * n * c])
+
+
+class TransferArc:
+    """Free HCW arc from state-position r0 to rf over T seconds, then at rest at rf."""
+
+    def __init__(self, n: float, r0_H: np.ndarray, rf_H: np.ndarray, T_s: float):
+        self.n, self.T = n, T_s
+        self.rf = np.asarray(rf_H, dtype=float)
+        self.x0 = np.concatenate([r0_H, hcw_transfer_velocity(n, np.asarray(r0_H, float), self.rf, T_s)])
+
+    def state(self, t_s: float) -> np.ndarray:
+        if t_s >= self.T:
+            return np.concatenate([self.rf, np.zeros(3)])
+        return hcw_stm(self.n, max(t_s, 0.0)) @ self.x0
+
+
+class EllipseArc:
+    """Inspection ellipse entered at phase theta0 when t = 0."""
+
+    def __init__(self, n: float, radial_amp: float, cross_amp: float, theta0: float):
+        self.n, self.A, self.B, self.theta0 = n, radial_amp, cross_amp, theta0
+
+    def state(self, t_s: float) -> np.ndarray:
+        return ellipse_state(self.n, self.A, self.B, self.theta0 + self.n * t_s)
+
+
+class ArcToState:
+    """Free HCW arc from r0 reaching the state xf (position and velocity) at T, then following follow."""
+
+    def __init__(self, n: float, r0_H: np.ndarray, follow: EllipseArc, T_s: float):
+        self.n, self.T, self.follow = n, T_s, follow
+        rf = follow.state(0.0)[:3]
+        self.x0 = np.concatenate([r0_H, hcw_transfer_velocity(n, np.asarray(r0_H, float), rf, T_s)])
+
+    def state(self, t_s: float) -> np.ndarray:
+        if t_s >= self.T:
+            return self.follow.state(t_s - self.T)
+        return hcw_stm(self.n, max(t_s, 0.0)) @ self.x0

@@ -1,0 +1,59 @@
+"""The port the flight loop talks to (VehicleIO) and the messages that cross it.
+
+Every message is a small frozen dataclass stamped with ``t_ns`` (integer nanoseconds since the
+scenario epoch). Simulation (``sim``) and hardware rigs (``hil``) implement VehicleIO; the flight
+code never knows which one it talks to.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RaeMeasurement:
+    """A range/azimuth/elevation sample of the target seen from the chaser (see gnc.models.rae).
+
+    t_ns: time of validity (ns since epoch). range_m: m. az_rad, el_rad: rad, in Hill axes.
+    sensor: name of the sensor that produced it.
+    """
+
+    t_ns: int
+    range_m: float
+    az_rad: float
+    el_rad: float
+    sensor: str = "rel_rae"
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.range_m, self.az_rad, self.el_rad])
+
+
+@dataclass(frozen=True)
+class ActuatorCommand:
+    """What the flight code asks of the chaser.
+
+    t_ns: time the command takes effect (ns). accel_H: commanded chaser acceleration (m/s^2, Hill
+    axes), held until the next command. point_H: unit vector (Hill axes) along which the relative
+    sensor's boresight is to point (ideal attitude until an attitude loop exists).
+    """
+
+    t_ns: int
+    accel_H: tuple[float, float, float]
+    point_H: tuple[float, float, float]
+
+
+class VehicleIO(Protocol):
+    """The world as the executive sees it: a clock, sensors and actuators."""
+
+    def now_ns(self) -> int:
+        """Current time (ns since epoch)."""
+
+    def wait_until(self, t_ns: int) -> None:
+        """Return once the world's time is t_ns (simulated: propagate; hardware: sleep)."""
+
+    def read_sensors(self) -> list[RaeMeasurement]:
+        """Measurements that arrived since the last call, oldest first."""
+
+    def write_actuators(self, cmd: ActuatorCommand) -> None:
+        """Apply cmd from cmd.t_ns on."""

@@ -1,0 +1,184 @@
+"""One closed-loop simulation of a scenario: truth + sensors + flight software, to a run directory.
+
+The run directory holds ``scenario.toml`` (as run), ``telemetry.h5`` (written as the run goes),
+``summary.json`` (figures of merit, written even when the run is interrupted) and ``plots/``.
+"""
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gnc.executive import Executive
+from gnc.guidance.modes import Mode
+from sim.scenario import Scenario
+from sim.sensors import RaeSensor
+from sim.telemetry import Signal, TelemetryWriter
+from sim.truth import TruthWorld
+from sim.vehicle_io import SimVehicleIO
+
+NS = 1_000_000_000
+
+SIGNALS = {
+    "t_s": Signal((), "s", "time since epoch"),
+    "r_true_H": Signal((3,), "m", "true chaser position relative to target, Hill frame (x radial, y along, z normal)"),
+    "v_true_H": Signal((3,), "m/s", "true relative velocity, rotating-frame derivative, Hill frame"),
+    "r_est_H": Signal((3,), "m", "estimated relative position, Hill frame"),
+    "v_est_H": Signal((3,), "m/s", "estimated relative velocity, Hill frame"),
+    "sigma_H": Signal((6,), "m, m/s", "1-sigma of the estimate (sqrt of covariance diagonal), Hill frame"),
+    "accel_cmd_H": Signal((3,), "m/s^2", "commanded chaser acceleration, Hill frame"),
+    "accel_applied_H": Signal((3,), "m/s^2", "acceleration applied by the truth (saturated), Hill frame"),
+    "mode": Signal((), "-", "gnc.guidance.modes.Mode value", "i1"),
+    "phase_index": Signal((), "-", "index of the mission phase (-1 when done)", "i2"),
+    "n_meas": Signal((), "-", "relative measurements processed this tick", "i2"),
+    "nis": Signal((), "-", "normalised innovation squared of the last measurement"),
+    "nav_us": Signal((), "us", "navigation stage compute time (0: not run this tick)"),
+    "ctrl_us": Signal((), "us", "control stage compute time (0: not run this tick)"),
+    "mpc_ok": Signal((), "-", "MPC solved (1) or fell back (0) this tick", "i1"),
+}
+
+
+class RunMetrics:
+    """Figures of merit accumulated tick by tick from truth and flight records."""
+
+    def __init__(self, scn: Scenario):
+        self.keep_out = scn.control.keep_out_radius_m
+        self.phases = scn.mission.phases
+        self.min_range = math.inf
+        self.violation_s = 0.0
+        self.delta_v = 0.0
+        self.delta_v_by_phase: dict[str, float] = {}
+        self.err2_sum, self.err_n = 0.0, 0
+        self.hold_err_max = 0.0
+        self.last_t_ns = None
+
+    def add(self, rec, r_true, accel_applied) -> None:
+        dt = 0.0 if self.last_t_ns is None else (rec.t_ns - self.last_t_ns) / NS
+        self.last_t_ns = rec.t_ns
+        rng = float(np.linalg.norm(r_true))
+        self.min_range = min(self.min_range, rng)
+        if rng < self.keep_out:
+            self.violation_s += dt
+        dv = float(np.linalg.norm(accel_applied)) * dt
+        self.delta_v += dv
+        key = Mode(rec.mode).name.lower() if rec.phase_index < 0 else self.phases[rec.phase_index].name
+        key = "abort" if rec.mode == Mode.ABORT else key
+        self.delta_v_by_phase[key] = self.delta_v_by_phase.get(key, 0.0) + dv
+        self.err2_sum += float(np.sum((rec.x_hat[:3] - r_true) ** 2))
+        self.err_n += 1
+        if rec.mode == Mode.HOLD:
+            at = np.array(self.phases[rec.phase_index].at_H_m)
+            self.hold_err_max = max(self.hold_err_max, float(np.linalg.norm(r_true - at)))
+
+
+def _percentile(xs, q) -> float:
+    xs = [x for x in xs if math.isfinite(x)]
+    return float(np.percentile(xs, q)) if xs else math.nan
+
+
+def build(scn: Scenario, seed: int):
+    """Truth world, simulated IO and executive for scenario scn with the given seed."""
+    rng = np.random.default_rng(seed)
+    sensor_rng, nav_rng = rng.spawn(2)
+    t = scn.target
+    world = TruthWorld.from_elements(
+        t.semi_major_axis_m, t.eccentricity, math.radians(t.inclination_deg), math.radians(t.raan_deg),
+        math.radians(t.arg_perigee_deg), math.radians(t.true_anomaly_deg), np.array(scn.chaser.r0_CT_H_m),
+        np.array(scn.chaser.v0_CT_H_m_s), scn.truth.step_s, scn.truth.j2, scn.vehicle.max_accel_m_s2)
+    s = scn.sensor
+    sensor = RaeSensor(round(s.period_s * NS), s.range_noise_m, s.angle_noise_rad, s.range_bias_m,
+                       s.angle_bias_rad, math.radians(s.fov_half_angle_deg), s.max_range_m,
+                       max(s.min_range_m, 1e-3), s.dropout_prob, sensor_rng)
+    io = SimVehicleIO(world, sensor)
+    sig0 = np.array([scn.nav.init_pos_sigma_m] * 3 + [scn.nav.init_vel_sigma_m_s] * 3)
+    r0, v0 = world.relative_state()
+    x0_hat = np.concatenate([r0, v0]) + sig0 * nav_rng.standard_normal(6)
+    exe = Executive(scn.flight(), io, x0_hat, np.diag(sig0**2), time.perf_counter_ns)
+    return world, io, exe
+
+
+def run_scenario(scn: Scenario, scenario_text: str, out_dir: str | Path, seed: int | None = None,
+                 progress=None, plots: bool = True) -> dict:
+    """Run scn closed loop, write the run directory out_dir and return the summary dict.
+
+    progress(t_s, mode_name) is called about once per simulated minute. Ctrl-C stops the run with the
+    summary marked interrupted and the telemetry closed.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scenario.toml").write_text(scenario_text)
+    seed = scn.run.seed if seed is None else seed
+    world, io, exe = build(scn, seed)
+    metrics = RunMetrics(scn)
+    tlm = TelemetryWriter(out / "telemetry.h5", SIGNALS,
+                          {"scenario": scn.run.name, "seed": seed, "epoch_utc": scn.run.epoch_utc,
+                           "modes": json.dumps({m.name: int(m) for m in Mode})})
+
+    def on_cycle(rec):
+        r, v = world.relative_state()
+        metrics.add(rec, r, world.applied_accel_H)
+        tlm.append(t_s=rec.t_ns / NS, r_true_H=r, v_true_H=v, r_est_H=rec.x_hat[:3], v_est_H=rec.x_hat[3:],
+                   sigma_H=rec.sigma, accel_cmd_H=rec.accel_H, accel_applied_H=world.applied_accel_H,
+                   mode=rec.mode, phase_index=rec.phase_index, n_meas=rec.n_meas, nis=rec.nis,
+                   nav_us=rec.nav_us, ctrl_us=rec.ctrl_us, mpc_ok=rec.mpc_ok)
+        if progress is not None and rec.t_ns % (60 * NS) == 0:
+            progress(rec.t_ns / NS, Mode(rec.mode).name)
+
+    wall0 = time.perf_counter()
+    interrupted, error = False, None
+    try:
+        exe.run(round(scn.run.max_duration_s * NS), on_cycle)
+    except KeyboardInterrupt:
+        interrupted = True
+    except Exception as exc:  # recorded in the summary, then re-raised
+        interrupted, error = True, exc
+    finally:
+        tlm.close()
+    wall = time.perf_counter() - wall0
+    summary = summarize(scn, seed, exe, world, metrics, wall, interrupted)
+    if error is not None:
+        summary["error"] = f"{type(error).__name__}: {error}"
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if error is not None:
+        raise error
+    if plots and not interrupted:
+        from sim.plots import plot_run
+        plot_run(out / "telemetry.h5", scn, out / "plots")
+    return summary
+
+
+def summarize(scn, seed, exe: Executive, world: TruthWorld, m: RunMetrics, wall_s: float, interrupted: bool) -> dict:
+    """The figures of merit of a finished (or interrupted) run, JSON-ready."""
+    g = exe.guidance
+    sim_s = (exe.t_ns - exe.t0_ns) / NS
+    nav_us = [x / 1e3 for x in exe.stats["nav"].compute_ns]
+    return {
+        "scenario": scn.run.name,
+        "seed": seed,
+        "interrupted": interrupted,
+        "success": bool(g.success and m.violation_s == 0.0 and not interrupted),
+        "final_mode": g.mode.name,
+        "phases_completed": list(g.phases_completed),
+        "events": [{"t_s": e.t_ns / NS, "text": e.text} for e in g.events],
+        "delta_v_m_s": m.delta_v,
+        "delta_v_by_phase_m_s": m.delta_v_by_phase,
+        "min_range_m": m.min_range,
+        "keep_out_radius_m": m.keep_out,
+        "keep_out_violation_s": m.violation_s,
+        "nav_pos_err_rms_m": math.sqrt(m.err2_sum / max(m.err_n, 1)),
+        "hold_pos_err_max_m": m.hold_err_max,
+        "nav_rejected": exe.nav.n_rejected,
+        "mpc_failures": exe.mpc_failures,
+        "fallbacks": exe.fallbacks,
+        "sim_duration_s": sim_s,
+        "wall_s": wall_s,
+        "realtime_factor": sim_s / wall_s if wall_s > 0 else math.inf,
+        "deadline_misses": {k: s.misses for k, s in exe.stats.items()},
+        "nav_step_us_p50": _percentile(nav_us, 50),
+        "mpc_solve_ms_p50": _percentile(exe.mpc_solve_ms, 50),
+        "mpc_solve_ms_p99": _percentile(exe.mpc_solve_ms, 99),
+        "truth_max_local_err_m": world.max_local_err_m,
+    }

@@ -1,0 +1,138 @@
+"""Scenario files (TOML) -> a frozen, validated Scenario; the FlightConfig the flight code is given.
+
+Units are named in the keys (``altitude_m``, ``inclination_deg``). Errors are ConfigError with one
+line: the key path, its value and what is allowed. Unknown keys are errors.
+"""
+
+import datetime as dt
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from gnc.config import ControlConfig, FlightConfig, MissionConfig, NavConfig, Vec3, VehicleConfig
+from gnc.schema import ConfigError, load, spec
+from sim.gravity import MU_EARTH, R_EARTH
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Identity and length of the run."""
+
+    name: str = spec()
+    seed: int = spec(unit="-", ge=0, doc="seeds every random draw of the run")
+    epoch_utc: str = spec(doc="ISO 8601 UTC start time, e.g. 2025-09-04T00:00:00Z")
+    max_duration_s: float = spec(unit="s", gt=0, le=30 * 86400)
+
+    def validate(self, path):
+        try:
+            dt.datetime.fromisoformat(self.epoch_utc.replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(f"{path}.epoch_utc", self.epoch_utc,
+                              "must be an ISO 8601 UTC time like 2025-09-04T00:00:00Z") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetOrbitConfig:
+    """The target's initial osculating orbit. altitude_m = semi-major axis - Earth equatorial radius."""
+
+    altitude_m: float = spec(unit="m", ge=100e3, le=100e6)
+    eccentricity: float = spec(0.0, unit="-", ge=0, lt=0.9)
+    inclination_deg: float = spec(unit="deg", ge=0, le=180)
+    raan_deg: float = spec(0.0, unit="deg", ge=-360, le=360)
+    arg_perigee_deg: float = spec(0.0, unit="deg", ge=-360, le=360)
+    true_anomaly_deg: float = spec(0.0, unit="deg", ge=-360, le=360)
+
+    @property
+    def semi_major_axis_m(self) -> float:
+        return R_EARTH + self.altitude_m
+
+    def validate(self, path):
+        if self.semi_major_axis_m * (1 - self.eccentricity) < R_EARTH + 100e3:
+            raise ConfigError(f"{path}.eccentricity", self.eccentricity,
+                              "perigee must stay above 100 km altitude; lower eccentricity or raise altitude_m")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChaserInitConfig:
+    """The chaser's true initial state relative to the target (Hill frame, rotating-frame velocity)."""
+
+    r0_CT_H_m: Vec3 = spec(unit="m")
+    v0_CT_H_m_s: Vec3 = spec(unit="m/s")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TruthConfig:
+    """Truth propagation: integrator step and force models."""
+
+    step_s: float = spec(unit="s", gt=0, le=60, doc="largest integrator step")
+    j2: bool = spec(True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RaeSensorConfig:
+    """Range/azimuth/elevation sensor (lidar or radar) on the chaser, boresight on the target estimate."""
+
+    period_s: float = spec(unit="s", gt=0, le=60)
+    range_noise_m: float = spec(unit="m", ge=0)
+    angle_noise_rad: float = spec(unit="rad", ge=0, lt=0.5)
+    range_bias_m: float = spec(0.0, unit="m")
+    angle_bias_rad: float = spec(0.0, unit="rad", ge=-0.1, le=0.1)
+    fov_half_angle_deg: float = spec(unit="deg", gt=0, le=180)
+    min_range_m: float = spec(0.0, unit="m", ge=0)
+    max_range_m: float = spec(unit="m", gt=0)
+    dropout_prob: float = spec(0.0, unit="-", ge=0, le=1)
+
+    def validate(self, path):
+        if self.max_range_m <= self.min_range_m:
+            raise ConfigError(f"{path}.max_range_m", self.max_range_m,
+                              f"must be > min_range_m = {self.min_range_m}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    """A whole scenario file."""
+
+    run: RunConfig = spec()
+    target: TargetOrbitConfig = spec()
+    chaser: ChaserInitConfig = spec()
+    vehicle: VehicleConfig = spec()
+    truth: TruthConfig = spec()
+    sensor: RaeSensorConfig = spec()
+    nav: NavConfig = spec()
+    control: ControlConfig = spec()
+    mission: MissionConfig = spec()
+
+    @property
+    def mean_motion_rad_s(self) -> float:
+        return math.sqrt(MU_EARTH / self.target.semi_major_axis_m**3)
+
+    def flight(self) -> FlightConfig:
+        """What the flight software is told (its knowledge, not the truth)."""
+        return FlightConfig(n_rad_s=self.mean_motion_rad_s, vehicle=self.vehicle, nav=self.nav,
+                            control=self.control, mission=self.mission)
+
+    def validate(self, path):
+        if self.control.keep_out_radius_m >= math.dist(self.chaser.r0_CT_H_m, (0, 0, 0)):
+            raise ConfigError("chaser.r0_CT_H_m", self.chaser.r0_CT_H_m,
+                              f"must start outside the keep-out sphere (control.keep_out_radius_m = "
+                              f"{self.control.keep_out_radius_m})")
+
+
+def parse_scenario(text: str, source: str = "<string>") -> Scenario:
+    """Scenario from TOML text; ConfigError on any bad or unknown field."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "(file)", f"is not valid TOML: {exc}") from None
+    return load(Scenario, data)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Scenario from a TOML file; ConfigError on a missing file or any bad field."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(str(p), "(file)", f"cannot be read: {exc.strerror}") from None
+    return parse_scenario(text, str(p))

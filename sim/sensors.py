@@ -1,0 +1,76 @@
+"""Simulated relative sensors."""
+
+import numpy as np
+from numba import njit
+
+from gnc.models.rae import rae_from_rel, wrap_angle
+from gnc.ports import RaeMeasurement
+
+
+@njit(cache=True)
+def rae_in_view(r_CT_H, point_H, fov_half_angle_rad, min_range_m, max_range_m):
+    """True when the target, seen from the chaser at r_CT_H (m, H), lies within [min_range_m, max_range_m]
+    and within fov_half_angle_rad (rad) of the boresight direction point_H (H, any length)."""
+    rng = np.sqrt(r_CT_H @ r_CT_H)
+    if not min_range_m <= rng <= max_range_m:
+        return False
+    cos_off = -(r_CT_H @ point_H) / (rng * np.sqrt(point_H @ point_H))
+    return cos_off >= np.cos(fov_half_angle_rad)
+
+
+class RaeSensor:
+    """Range/azimuth/elevation of the target seen from the chaser (``gnc.models.rae``), sampled on a grid.
+
+    period_ns: sample period (int ns); samples fall due at 0, period_ns, 2 period_ns, ...
+    range_noise_m, angle_noise_rad: 1-sigma white Gaussian noise (m, rad); angle noise on az and el alike.
+    range_bias_m, angle_bias_rad: constant biases (m, rad) added to range and to both angles.
+    fov_half_angle_rad: half-angle of the field-of-view cone about the boresight (rad).
+    max_range_m, min_range_m: true range outside [min_range_m, max_range_m] gives no measurement.
+    dropout_prob: probability that an otherwise valid sample is lost.
+    rng: the only source of randomness. Every sample() draws exactly one uniform and three normals,
+    visible or not, so the noise sequence depends on the seed and the sample count only.
+    """
+
+    def __init__(self, period_ns, range_noise_m, angle_noise_rad, range_bias_m, angle_bias_rad,
+                 fov_half_angle_rad, max_range_m, min_range_m, dropout_prob, rng: np.random.Generator):
+        if not (isinstance(period_ns, (int, np.integer)) and period_ns > 0):
+            raise ValueError(f"period_ns must be a positive integer, got {period_ns!r}")
+        if not (range_noise_m >= 0 and angle_noise_rad >= 0):
+            raise ValueError("noise sigmas must be >= 0")
+        if not 0 < fov_half_angle_rad <= np.pi:
+            raise ValueError(f"fov_half_angle_rad must be in (0, pi], got {fov_half_angle_rad}")
+        if not 0 < min_range_m < max_range_m:
+            raise ValueError(f"need 0 < min_range_m < max_range_m, got {min_range_m}, {max_range_m}")
+        if not 0 <= dropout_prob <= 1:
+            raise ValueError(f"dropout_prob must be in [0, 1], got {dropout_prob}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("rng must be a numpy.random.Generator")
+        self.period_ns = int(period_ns)
+        self.sigma = np.array([range_noise_m, angle_noise_rad, angle_noise_rad], dtype=np.float64)
+        self.bias = np.array([range_bias_m, angle_bias_rad, angle_bias_rad], dtype=np.float64)
+        self.fov_half_angle_rad = float(fov_half_angle_rad)
+        self.max_range_m = float(max_range_m)
+        self.min_range_m = float(min_range_m)
+        self.dropout_prob = float(dropout_prob)
+        self._rng = rng
+        self.next_t_ns = 0
+
+    def due(self, t_ns):
+        """True when a sample is due at t_ns (int ns)."""
+        return t_ns >= self.next_t_ns
+
+    def sample(self, t_ns, r_CT_H, point_H):
+        """Measure at t_ns (int ns) the chaser at r_CT_H (m, H) with boresight along point_H (H).
+
+        Schedules the next sample at the first grid time after t_ns. Returns None when the target is
+        outside the field of view or the range limits, or the sample drops out.
+        """
+        self.next_t_ns = (int(t_ns) // self.period_ns + 1) * self.period_ns
+        drop = self._rng.random() < self.dropout_prob
+        noise = self._rng.standard_normal(3)
+        r_CT_H = np.asarray(r_CT_H, dtype=np.float64)
+        point_H = np.asarray(point_H, dtype=np.float64)
+        if drop or not rae_in_view(r_CT_H, point_H, self.fov_half_angle_rad, self.min_range_m, self.max_range_m):
+            return None
+        z = rae_from_rel(r_CT_H) + self.bias + self.sigma * noise
+        return RaeMeasurement(t_ns=int(t_ns), range_m=float(z[0]), az_rad=float(wrap_angle(z[1])), el_rad=float(z[2]))
