@@ -91,6 +91,7 @@ class Executive:
         self.escape_left = np.zeros(3)
         self.mpc_solve_ms: list[float] = []
         self.last_nis = math.nan
+        self._mpc_phase = -2
 
     @property
     def mode(self) -> Mode:
@@ -120,6 +121,9 @@ class Executive:
             self.accel_H = allocate_accel(self.escape_left / c.period_s, self.a_max)
             self.escape_left -= self.accel_H * c.period_s
             return True, math.nan
+        if g.phase_index != self._mpc_phase:
+            self.mpc.reset()  # the old plan linearised the keep-out constraint about another reference
+            self._mpc_phase = g.phase_index
         res = self.mpc.solve(self.nav.x, g.xref_H)
         self.mpc_solve_ms.append(res.compute_ms)
         if not res.ok:
