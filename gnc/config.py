@@ -106,7 +106,31 @@ class InspectPhase:
                               f"radial and cross amplitudes must be >= min_distance_m = {self.min_distance_m}")
 
 
-Phase = ApproachPhase | DepartPhase | HoldPhase | InspectPhase
+@dataclass(frozen=True, kw_only=True)
+class DockPhase:
+    """Final approach to contact inside a line-of-sight cone about the docking axis.
+
+    The cone's apex is the contact point (contact_m along axis_H from the target's centre); the
+    closing speed follows contact_speed_m_s + closing_speed_gain_per_s * (distance to contact).
+    The keep-out sphere does not apply in this phase; the cone and the closing-speed law do.
+    """
+
+    KIND = "dock"
+    kind: str = spec(choices=("dock",))
+    name: str = spec()
+    axis_H: Vec3 = spec(unit="-", doc="docking axis, from the target outwards, Hill frame")
+    contact_m: float = spec(unit="m", ge=0)
+    cone_half_angle_deg: float = spec(unit="deg", gt=0, lt=90)
+    contact_speed_m_s: float = spec(unit="m/s", gt=0, le=0.2)
+    closing_speed_gain_per_s: float = spec(unit="1/s", ge=0, le=0.1)
+    contact_pos_tol_m: float = spec(unit="m", gt=0, doc="allowed lateral miss at contact")
+
+    def validate(self, path):
+        if sum(c * c for c in self.axis_H) < 1e-12:
+            raise ConfigError(f"{path}.axis_H", self.axis_H, "must be a non-zero vector (direction of the docking axis)")
+
+
+Phase = ApproachPhase | DepartPhase | HoldPhase | InspectPhase | DockPhase
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,6 +1,6 @@
 """Mission mode manager: flies the scenario's phases in order and aborts when safety is in doubt.
 
-Modes: APPROACH, HOLD, INSPECT, DEPART (one per phase kind), ABORT (latched: an escape burn to a
+Modes: APPROACH, HOLD, INSPECT, DEPART, DOCK (one per phase kind), ABORT (latched: an escape burn to a
 passively safe drift, then thrusters off) and DONE (mission complete, station-keeping at the last
 point). Every transition is an event with its time and reason.
 """
@@ -11,11 +11,21 @@ from enum import IntEnum
 
 import numpy as np
 
-from gnc.config import ApproachPhase, DepartPhase, FlightConfig, HoldPhase, InspectPhase
+from gnc.config import ApproachPhase, DepartPhase, DockPhase, FlightConfig, HoldPhase, InspectPhase
 from gnc.guidance.safety import escape_burn
-from gnc.guidance.trajectories import ArcToState, EllipseArc, TransferArc
+from gnc.guidance.trajectories import ArcToState, ClosingLawApproach, EllipseArc, TransferArc
 
 NS = 1_000_000_000
+CONTACT_DISTANCE_M = 0.1  # the docking phase ends (contact) when the estimate is this close to the port
+DOCK_SPEED_MARGIN = 1.5  # abort when closing faster than this times the closing-speed law
+
+
+def dock_geometry(p: DockPhase, x_hat: np.ndarray) -> tuple[float, float, float]:
+    """(distance to the contact point along the axis m, lateral offset from the axis m, closing speed m/s)."""
+    axis = np.array(p.axis_H) / np.linalg.norm(p.axis_H)
+    along = float(x_hat[:3] @ axis)
+    lateral = float(np.linalg.norm(x_hat[:3] - along * axis))
+    return along - p.contact_m, lateral, -float(x_hat[3:] @ axis)
 
 
 class Mode(IntEnum):
@@ -25,10 +35,11 @@ class Mode(IntEnum):
     DEPART = 3
     ABORT = 4
     DONE = 5
+    DOCK = 6
 
 
 _MODE_OF = {ApproachPhase: Mode.APPROACH, DepartPhase: Mode.DEPART, HoldPhase: Mode.HOLD,
-            InspectPhase: Mode.INSPECT}
+            InspectPhase: Mode.INSPECT, DockPhase: Mode.DOCK}
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,11 @@ class MissionManager:
             at = np.array(p.at_H_m)
             self._ref = TransferArc(self.n, at, at, 1.0)
             self._t_end_s = p.duration_s
+        elif isinstance(p, DockPhase):
+            axis = np.array(p.axis_H) / np.linalg.norm(p.axis_H)
+            self._ref = ClosingLawApproach(axis, p.contact_m, float(r0 @ axis) - p.contact_m,
+                                           p.contact_speed_m_s, p.closing_speed_gain_per_s)
+            self._t_end_s = 0.0  # done at contact, whenever it comes
         elif isinstance(p, InspectPhase):
             theta0 = math.pi / 2 if r0[1] < 0 else -math.pi / 2
             ellipse = EllipseArc(self.n, p.radial_amp_m, p.cross_amp_m, theta0)
@@ -113,6 +129,8 @@ class MissionManager:
         if elapsed < self._t_end_s:
             return False
         p = self.phases[self.index]
+        if isinstance(p, DockPhase):
+            return dock_geometry(p, x_hat)[0] <= CONTACT_DISTANCE_M
         if isinstance(p, ApproachPhase):
             return (np.linalg.norm(x_hat[:3] - np.array(p.to_H_m)) <= p.arrive_pos_tol_m
                     and np.linalg.norm(x_hat[3:]) <= p.arrive_vel_tol_m_s)
@@ -128,6 +146,16 @@ class MissionManager:
             return f"no relative measurement for {(t_ns - last_meas_t_ns) / NS:.0f} s"
         if mpc_fail_streak >= a.mpc_fail_limit:
             return f"{mpc_fail_streak} consecutive MPC failures"
+        if self.mode == Mode.DOCK:
+            p = self.phases[self.index]
+            along, lateral, closing = dock_geometry(p, x_hat)
+            allowed = math.tan(math.radians(p.cone_half_angle_deg)) * max(along, 0.0) + p.contact_pos_tol_m
+            if lateral > allowed:
+                return f"outside the approach cone: {lateral:.2f} m off axis, {allowed:.2f} m allowed"
+            limit = DOCK_SPEED_MARGIN * (p.contact_speed_m_s + p.closing_speed_gain_per_s * max(along, 0.0))
+            if closing > limit:
+                return f"closing at {closing:.3f} m/s, limit {limit:.3f} m/s"
+            return None
         if rng < self.keep_out + a.keep_out_margin_m:
             return f"estimated range {rng:.1f} m inside keep-out + margin"
         if plan_min_range_m < self.keep_out:

@@ -3,6 +3,8 @@
 States are [r_CT_H m, v_CT_H m/s]; times are seconds from the segment's start.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -71,3 +73,35 @@ class ArcToState:
         if t_s >= self.T:
             return self.follow.state(t_s - self.T)
         return hcw_stm(self.n, max(t_s, 0.0)) @ self.x0
+
+
+class ClosingLawApproach:
+    """Straight-line final approach along a docking axis with a closing speed that falls with range.
+
+    The chaser moves along the unit axis a_H (from the target outwards) towards the contact point at
+    contact_m along it; with s the distance to contact, the closing speed is v_c + k s (v_c: contact
+    speed m/s, k: 1/s), so s(t) = (s0 + v_c/k) exp(-k t) - v_c/k until contact (ISS-style profiles
+    close at a few m/min inside 500 m and a few cm/s at contact). Off V-bar this forced motion needs
+    continuous thrust; the MPC provides it.
+    """
+
+    def __init__(self, axis_H: np.ndarray, contact_m: float, s0_m: float, contact_speed_m_s: float, gain_per_s: float):
+        self.axis = np.asarray(axis_H, dtype=float) / np.linalg.norm(axis_H)
+        self.contact_m, self.s0 = contact_m, max(s0_m, 0.0)
+        self.vc, self.k = contact_speed_m_s, gain_per_s
+        c = self.vc / self.k if self.k > 0 else math.inf
+        self.T = (math.log((self.s0 + c) / c) / self.k) if self.k > 0 else self.s0 / self.vc
+
+    def distance_to_contact(self, t_s: float) -> float:
+        """s(t) (m), 0 once contact is reached at t = T."""
+        if t_s >= self.T:
+            return 0.0
+        if self.k == 0:
+            return self.s0 - self.vc * t_s
+        c = self.vc / self.k
+        return (self.s0 + c) * math.exp(-self.k * t_s) - c
+
+    def state(self, t_s: float) -> np.ndarray:
+        s = self.distance_to_contact(max(t_s, 0.0))
+        speed = self.vc + self.k * s if t_s < self.T else 0.0
+        return np.concatenate([self.axis * (self.contact_m + s), -self.axis * speed])

@@ -100,3 +100,36 @@ def test_mode_manager_transitions_and_abort():
     x_esc = np.array([0, -110.0, 0, 0, 0.05, 0])
     x_esc[3:] += out.escape_dv_H
     assert free_drift_min_range(N, x_esc, 86400.0, 5.0) >= 100.0
+
+
+def test_closing_law_approach_follows_its_speed_law_to_contact():
+    from gnc.guidance.trajectories import ClosingLawApproach
+
+    arc = ClosingLawApproach(np.array([0.0, -2.0, 0.0]), 2.0, 248.0, 0.03, 5e-4)
+    assert np.allclose(arc.state(0.0), [0, -250.0, 0, 0, 0.03 + 5e-4 * 248.0, 0])
+    for t in (10.0, 500.0, 2000.0, arc.T - 1.0):
+        x = arc.state(t)
+        s = -x[1] - 2.0
+        dsdt = (arc.distance_to_contact(t + 1e-3) - arc.distance_to_contact(t - 1e-3)) / 2e-3
+        assert math.isclose(-dsdt, 0.03 + 5e-4 * s, rel_tol=1e-6)  # closing speed = v_c + k s
+        assert math.isclose(x[4], 0.03 + 5e-4 * s, rel_tol=1e-12)
+    assert arc.distance_to_contact(arc.T) == 0.0 and np.allclose(arc.state(arc.T + 5), [0, -2.0, 0, 0, 0, 0])
+
+
+def test_dock_mode_aborts_outside_the_cone_and_not_for_the_keep_out_sphere():
+    from gnc.config import DockPhase
+
+    dock = DockPhase(kind="dock", name="d", axis_H=(0, -1, 0), contact_m=2.0, cone_half_angle_deg=15.0,
+                     contact_speed_m_s=0.03, closing_speed_gain_per_s=5e-4, contact_pos_tol_m=0.2)
+    P = np.eye(6) * 1e-4
+    g = MissionManager(_flight([dock]), 0)
+    x = np.array([0.0, -50.0, 0.0, 0.0, 0.05, 0.0])  # inside keep-out (100 m), on axis, closing 5 cm/s
+    assert g.update(0, x, P, 0, 0, 0.0, 10, 10.0).mode == Mode.DOCK
+    assert g.update(10 * 10**9, x, P, 10 * 10**9, 0, 0.0, 10, 10.0).mode == Mode.DOCK
+    off = np.array([15.0, -50.0, 0.0, 0.0, 0.05, 0.0])  # 15 m off axis at 48 m from the port: > tan 15 deg
+    out = g.update(20 * 10**9, off, P, 20 * 10**9, 0, 0.0, 10, 10.0)
+    assert out.mode == Mode.ABORT and "approach cone" in g.events[-1].text
+    g2 = MissionManager(_flight([dock]), 0)
+    g2.update(0, x, P, 0, 0, 0.0, 10, 10.0)
+    assert g2.update(10**10, np.array([0.0, -2.05, 0.0, 0.0, 0.03, 0.0]), P, 10**10, 0, 0.0, 10, 10.0).mode == Mode.DONE
+    assert g2.phases_completed == ["d"]
