@@ -57,3 +57,36 @@ class VehicleIO(Protocol):
 
     def write_actuators(self, cmd: ActuatorCommand) -> None:
         """Apply cmd from cmd.t_ns on."""
+
+
+@dataclass(frozen=True)
+class AnglesMeasurement:
+    """A camera line of sight to the target: azimuth and elevation as in gnc.models.rae, no range.
+
+    t_ns: time of validity (ns since epoch). az_rad, el_rad: rad, in Hill axes (the camera frame
+    rotated into H with the known attitude). sensor: name of the sensor that produced it.
+    """
+
+    t_ns: int
+    az_rad: float
+    el_rad: float
+    sensor: str = "camera"
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.az_rad, self.el_rad])
+
+
+@dataclass(frozen=True)
+class RelPosMeasurement:
+    """Relative position of the chaser from differenced GNSS fixes (the target's via crosslink).
+
+    t_ns: time of validity (ns since epoch). r_CT_H_m: (x, y, z) chaser relative to target, Hill axes
+    (m). sensor: name of the sensor that produced it.
+    """
+
+    t_ns: int
+    r_CT_H_m: tuple[float, float, float]
+    sensor: str = "rel_gnss"
+
+    def as_array(self) -> np.ndarray:
+        return np.array(self.r_CT_H_m, dtype=np.float64)

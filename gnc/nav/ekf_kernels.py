@@ -1,88 +1,35 @@
-"""Extended Kalman filter kernels: HCW prediction and range/azimuth/elevation (RAE) updates.
+"""Extended Kalman filter kernels: linear(ised) prediction, HCW process noise, gated Joseph-form updates.
 
-State x = [r_CT_H (m), v_CT_H (m/s)] (6,), Hill axes of ``gnc.frames`` (x radial, y along-track,
-z orbit normal; rotating-frame velocity). Covariance P (6x6) in the same units. Measurement
-z = [range m, azimuth rad, elevation rad] of the target seen from the chaser (``gnc.models.rae``).
+State x = [r_CT_H (m), v_CT_H (m/s)] (6,), optionally with a range bias b_r (m) as x[6]; Hill axes of
+``gnc.frames`` (x radial, y along-track, z orbit normal; rotating-frame velocity). Covariance P (nxn)
+in the same units. Measurements: the kinds of ``gnc.models.measurements`` (range/azimuth/elevation,
+angles-only, relative position).
 
-All kernels are pure: they never modify their inputs and return new arrays (a rejected update
-returns the input x and P themselves). Small matrix products are written as loops, so the kernels
-need no BLAS/LAPACK (numba's ``@`` and ``np.linalg`` would pull in scipy).
+All kernels but ``ekf_cycle_inplace`` are pure: they never modify their inputs and return new arrays
+(a rejected update returns the input x and P themselves). ``ekf_cycle_inplace`` is the filter class's
+hot path: the same pure kernels composed, on one work buffer, so that a cycle costs one numba call.
 """
 
 import numpy as np
 from numba import njit
 
 from gnc.models.hcw import hcw_input_matrix, hcw_stm
-from gnc.models.rae import rae_from_rel, rae_jacobian, wrap_angle
+from gnc.models.measurements import (
+    MEAS_RAE,
+    meas_dim,
+    meas_geometry_ok,
+    meas_jacobian,
+    meas_predict,
+    meas_wrap_index,
+)
+from gnc.models.rae import wrap_angle
+from gnc.nav.linalg import mm, mm_bt, spd_inverse_nis, symmetrise_inplace
 
 # 8-point Gauss-Legendre rule on [-1, 1] (constants; exact for polynomials of degree <= 15).
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
 # Longest quadrature panel, in radians of orbital phase n*h. With 8 nodes the rule's remainder on a
 # panel is below ~1e-22 relative for these trigonometric-polynomial integrands (see hcw_process_noise).
 _GL_MAX_PANEL_RAD = 1.0
-# RAE updates need the horizontal distance to exceed this many horizontal position sigmas.
-_AZ_MIN_SIGMAS = 3.0
-
-
-@njit(cache=True)
-def _mm(A, B):
-    """A @ B for small dense matrices."""
-    m, k = A.shape
-    p = B.shape[1]
-    C = np.zeros((m, p))
-    for i in range(m):
-        for l in range(k):
-            a = A[i, l]
-            if a != 0.0:
-                for j in range(p):
-                    C[i, j] += a * B[l, j]
-    return C
-
-
-@njit(cache=True)
-def _mm_bt(A, B):
-    """A @ B.T for small dense matrices."""
-    m, k = A.shape
-    p = B.shape[0]
-    C = np.empty((m, p))
-    for i in range(m):
-        for j in range(p):
-            acc = 0.0
-            for l in range(k):
-                acc += A[i, l] * B[j, l]
-            C[i, j] = acc
-    return C
-
-
-@njit(cache=True)
-def _symmetrise_inplace(M):
-    """M <- (M + M') / 2, exactly symmetric afterwards."""
-    m = M.shape[0]
-    for i in range(m):
-        for j in range(i):
-            v = 0.5 * (M[i, j] + M[j, i])
-            M[i, j] = v
-            M[j, i] = v
-
-
-@njit(cache=True)
-def _cholesky(S):
-    """Lower Cholesky factor of a small symmetric matrix; (L, ok), ok=False if not positive definite."""
-    m = S.shape[0]
-    L = np.zeros((m, m))
-    for j in range(m):
-        d = S[j, j]
-        for k in range(j):
-            d -= L[j, k] * L[j, k]
-        if not (d > 0.0 and np.isfinite(d)):
-            return L, False
-        L[j, j] = np.sqrt(d)
-        for i in range(j + 1, m):
-            acc = S[i, j]
-            for k in range(j):
-                acc -= L[i, k] * L[j, k]
-            L[i, j] = acc / L[j, j]
-    return L, True
 
 
 @njit(cache=True)
@@ -103,11 +50,11 @@ def ekf_predict(x, P, Phi, Gam, u, Q):
         for j in range(nu):
             acc += Gam[i, j] * u[j]
         xn[i] = acc
-    Pn = _mm_bt(_mm(Phi, P), Phi)
+    Pn = mm_bt(mm(Phi, P), Phi)
     for i in range(nx):
         for j in range(nx):
             Pn[i, j] += Q[i, j]
-    _symmetrise_inplace(Pn)
+    symmetrise_inplace(Pn)
     return xn, Pn
 
 
@@ -148,82 +95,62 @@ def hcw_process_noise(n, dt, q_psd):
 
 
 @njit(cache=True)
-def ekf_update_rae(x, P, z, R, gate_chi2):
-    """EKF update with one RAE measurement, chi-square gated, Joseph-form covariance.
+def ekf_update(x, P, z, R, gate_chi2, kind):
+    """EKF update with one measurement of ``kind`` (``gnc.models.measurements``), chi-square gated,
+    Joseph-form covariance.
 
-    x (6,) [m, m/s], P (6x6), z (3,) [range m, az rad, el rad], R (3x3) measurement covariance
-    [m^2, rad^2], gate_chi2: NIS threshold (e.g. chi2.ppf(0.9973, 3) = 14.16; np.inf disables it).
-    Innovation y = z - rae_from_rel(x), azimuth component wrapped to [-pi, pi); S = H P H' + R with
-    H = rae_jacobian(x); NIS = y' S^-1 y. The update is applied only if NIS <= gate_chi2 (a NaN NIS or
-    a non positive-definite S rejects); then K = P H' S^-1, x+ = x + K y,
+    x (n,) [m, m/s(, m)], P (nxn), z (m,) in the kind's units, R (mxm) measurement covariance,
+    gate_chi2: NIS threshold (e.g. chi2.ppf(0.9973, m); np.inf disables it).
+    Innovation y = z - h(x), azimuth component wrapped to [-pi, pi); S = H P H' + R with H = dh/dx;
+    NIS = y' S^-1 y. The update is applied only if NIS <= gate_chi2 (a NaN NIS or a non
+    positive-definite S rejects); then K = P H' S^-1, x+ = x + K y,
     P+ = (I - K H) P (I - K H)' + K R K' (symmetrised).
-    Geometry guard: if the horizontal distance sqrt(x0^2 + x1^2) is not above 3 sqrt(P00 + P11) (line
-    of sight too close to the orbit normal, where the azimuth is singular) the measurement is rejected
-    with y, S = NaN and nis = inf.
-    Returns (x+, P+, y (3,), S (3x3), nis, accepted); when rejected x+, P+ are the inputs x, P.
+    Geometry guard (angle kinds): if the horizontal distance is not above 3 horizontal position sigmas
+    (``meas_geometry_ok``) the measurement is rejected with y, S = NaN and nis = inf.
+    Returns (x+, P+, y (m,), S (mxm), nis, accepted); when rejected x+, P+ are the inputs x, P.
     """
-    # Geometry guard: the azimuth is undefined on the orbit-normal line of sight and its linearisation
-    # is meaningless unless the horizontal distance h exceeds the horizontal position uncertainty.
-    h2 = x[0] * x[0] + x[1] * x[1]
-    if not (h2 > _AZ_MIN_SIGMAS * _AZ_MIN_SIGMAS * (P[0, 0] + P[1, 1])):
-        nan3 = np.full(3, np.nan)
-        return x, P, nan3, np.full((3, 3), np.nan), np.inf, False
-    zhat = rae_from_rel(x[:3])
-    y = np.empty(3)
-    for i in range(3):
+    m = meas_dim(kind)
+    if not meas_geometry_ok(kind, x, P):
+        return x, P, np.full(m, np.nan), np.full((m, m), np.nan), np.inf, False
+    zhat = meas_predict(kind, x)
+    y = np.empty(m)
+    for i in range(m):
         y[i] = z[i] - zhat[i]
-    y[1] = wrap_angle(y[1])
-    H = rae_jacobian(x)
-    PHt = _mm_bt(P, H)  # 6x3
-    S = _mm(H, PHt)
-    for i in range(3):
-        for j in range(3):
+    iw = meas_wrap_index(kind)
+    if iw >= 0:
+        y[iw] = wrap_angle(y[iw])
+    H = meas_jacobian(kind, x)
+    PHt = mm_bt(P, H)  # n x m
+    S = mm(H, PHt)
+    for i in range(m):
+        for j in range(m):
             S[i, j] += R[i, j]
-    _symmetrise_inplace(S)
-    L, ok = _cholesky(S)
-    if not ok:
-        return x, P, y, S, np.inf, False
-    # NIS from the forward solve L w = y.
-    w = np.empty(3)
-    for i in range(3):
-        acc = y[i]
-        for k in range(i):
-            acc -= L[i, k] * w[k]
-        w[i] = acc / L[i, i]
-    nis = w[0] * w[0] + w[1] * w[1] + w[2] * w[2]
-    if not (nis <= gate_chi2):
+    symmetrise_inplace(S)
+    Si, nis, ok = spd_inverse_nis(S, y)
+    if not (ok and nis <= gate_chi2):
         return x, P, y, S, nis, False
-    # S^-1 = L^-T L^-1 from the lower-triangular inverse.
-    Li = np.zeros((3, 3))
-    for j in range(3):
-        Li[j, j] = 1.0 / L[j, j]
-        for i in range(j + 1, 3):
-            acc = 0.0
-            for k in range(j, i):
-                acc -= L[i, k] * Li[k, j]
-            Li[i, j] = acc / L[i, i]
-    Si = np.empty((3, 3))
-    for i in range(3):
-        for j in range(3):
-            acc = 0.0
-            for k in range(max(i, j), 3):
-                acc += Li[k, i] * Li[k, j]
-            Si[i, j] = acc
-    K = _mm(PHt, Si)  # 6x3
+    K = mm(PHt, Si)  # n x m
     nx = x.shape[0]
-    xn = np.empty(nx)
+    xn = x.copy()
     for i in range(nx):
-        xn[i] = x[i] + K[i, 0] * y[0] + K[i, 1] * y[1] + K[i, 2] * y[2]
-    IKH = -_mm(K, H)
+        for j in range(m):
+            xn[i] += K[i, j] * y[j]
+    IKH = -mm(K, H)
     for i in range(nx):
         IKH[i, i] += 1.0
-    Pn = _mm_bt(_mm(IKH, P), IKH)
-    KRKt = _mm_bt(_mm(K, R), K)
+    Pn = mm_bt(mm(IKH, P), IKH)
+    KRKt = mm_bt(mm(K, R), K)
     for i in range(nx):
         for j in range(nx):
             Pn[i, j] += KRKt[i, j]
-    _symmetrise_inplace(Pn)
+    symmetrise_inplace(Pn)
     return xn, Pn, y, S, nis, True
+
+
+@njit(cache=True)
+def ekf_update_rae(x, P, z, R, gate_chi2):
+    """``ekf_update`` with a range/azimuth/elevation measurement z (3,) [m, rad, rad]."""
+    return ekf_update(x, P, z, R, gate_chi2, MEAS_RAE)
 
 
 @njit(cache=True)
@@ -242,3 +169,61 @@ def rel_from_rae_jacobian(z):
 def hcw_predict_matrices(n, dt, q_psd):
     """(Phi, Gam, Q) of the HCW model over dt (s): hcw_stm, hcw_input_matrix, hcw_process_noise."""
     return hcw_stm(n, dt), hcw_input_matrix(n, dt), hcw_process_noise(n, dt, q_psd)
+
+
+def work_size(n):
+    """Length of the work buffer of ``ekf_cycle_inplace`` for an n-state filter."""
+    return n + n * n + 3 + n * n + 3 * n + n * n + 3 + 9
+
+
+@njit(cache=True)
+def work_views(w, n):
+    """Views (x, P, u, Phi, Gam, Q, y, S) into the work buffer w (1-D, ``work_size(n)``).
+
+    x (n,), P (nxn): the estimate. u (3,): acceleration held over the interval (m/s^2, H).
+    Phi (nxn), Gam (nx3), Q (nxn): the discrete model of the next prediction interval.
+    y (3,), S (3x3): innovation and its covariance of the last update (leading m entries).
+    """
+    o = 0
+    x = w[o:o + n]
+    o += n
+    P = w[o:o + n * n].reshape((n, n))
+    o += n * n
+    u = w[o:o + 3]
+    o += 3
+    Phi = w[o:o + n * n].reshape((n, n))
+    o += n * n
+    Gam = w[o:o + 3 * n].reshape((n, 3))
+    o += 3 * n
+    Q = w[o:o + n * n].reshape((n, n))
+    o += n * n
+    y = w[o:o + 3]
+    o += 3
+    S = w[o:o + 9].reshape((3, 3))
+    return x, P, u, Phi, Gam, Q, y, S
+
+
+@njit(cache=True)
+def ekf_cycle_inplace(w, n, do_predict, R, z0, z1, z2, gate_chi2, kind):
+    """One filter cycle in place on the work buffer w (see ``work_views``): if do_predict,
+    ``ekf_predict`` with the (Phi, Gam, u, Q) stored in w; then, if kind >= 0, ``ekf_update`` of
+    z = [z0, z1, z2][:meas_dim(kind)] with covariance R, storing y and S (NaN-padded) in w.
+    Returns (nis, accepted); (nan, False) when kind < 0 (predict only)."""
+    x, P, u, Phi, Gam, Q, yw, Sw = work_views(w, n)
+    if do_predict:
+        xn, Pn = ekf_predict(x, P, Phi, Gam, u, Q)
+        x[:] = xn
+        P[:, :] = Pn
+    if kind < 0:
+        return np.nan, False
+    m = meas_dim(kind)
+    z = np.array((z0, z1, z2))[:m]
+    xn, Pn, y, S, nis, accepted = ekf_update(x.copy(), P.copy(), z, R, gate_chi2, kind)
+    yw[:] = np.nan
+    Sw[:, :] = np.nan
+    yw[:m] = y
+    Sw[:m, :m] = S
+    if accepted:
+        x[:] = xn
+        P[:, :] = Pn
+    return nis, accepted

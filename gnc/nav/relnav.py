@@ -1,31 +1,47 @@
-"""Relative-navigation filter: a thin class over the EKF kernels of ``gnc.nav.ekf_kernels``.
+"""Relative-navigation filters: thin classes over the EKF and UKF kernels.
 
-Estimates x = [r_CT_H (m), v_CT_H (m/s)] (chaser relative to target, Hill axes of ``gnc.frames``,
-rotating-frame velocity) on the HCW model with white acceleration process noise, from
-range/azimuth/elevation measurements of the target seen from the chaser (``gnc.models.rae``).
-Time is integer nanoseconds since the scenario epoch.
+Estimate x = [r_CT_H (m), v_CT_H (m/s)] (chaser relative to target, Hill axes of ``gnc.frames``,
+rotating-frame velocity), optionally with a range bias b_r (m) as x[6], on a process model of
+``gnc.nav.process`` (HCW by default) with white acceleration noise, from the measurement messages
+of ``gnc.ports``: RaeMeasurement (lidar), AnglesMeasurement (camera), RelPosMeasurement (relative
+GNSS). Time is integer nanoseconds since the scenario epoch.
+
+Robustness:
+- chi-square gate per measurement kind (same false-rejection probability for 2- and 3-component
+  measurements), rejections counted per sensor name;
+- gaps and dropouts: the filter predicts across any interval (covariance grows with the model);
+- late (out-of-sequence) measurements: with ``history_ns`` > 0 the filter keeps the state after
+  every event of the last history_ns and re-processes from the last state before the late
+  measurement's time tag (exact: the same result as in-order processing); older ones, or any with
+  history_ns = 0, are rejected and counted (``n_late``);
+- re-initialisation: after ``reinit_after`` consecutive gate rejections of position-bearing
+  measurements (RAE, relative GNSS) the position is re-initialised from the measurement and the
+  velocity covariance reset (``n_reinit``).
 """
 
+import math
 import operator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
+from gnc.models.measurements import MEAS_ANGLES, MEAS_RAE, MEAS_RELPOS
 from gnc.models.rae import rel_from_rae
-from gnc.nav.ekf_kernels import ekf_predict, ekf_update_rae, hcw_predict_matrices, rel_from_rae_jacobian
-from gnc.ports import RaeMeasurement
+from gnc.nav.ekf_kernels import ekf_cycle_inplace, rel_from_rae_jacobian, work_size, work_views
+from gnc.nav.process import HcwProcess
+from gnc.nav.ukf_kernels import ukf_moments, ukf_predict_linear, ukf_sigma_points, ukf_update, ukf_weights
+from gnc.ports import AnglesMeasurement, RaeMeasurement, RelPosMeasurement
 
 _NS_PER_S = 1_000_000_000
-_MATRIX_CACHE_SIZE = 8
+_KIND_OF = {RaeMeasurement: MEAS_RAE, AnglesMeasurement: MEAS_ANGLES, RelPosMeasurement: MEAS_RELPOS}
 
 
-@dataclass(frozen=True)
-class RelNavUpdate:
+class RelNavUpdate(NamedTuple):
     """Outcome of one measurement update.
 
-    t_ns: time of validity of the measurement and of the filter after the update (ns since epoch).
-    nis: normalised innovation squared y' S^-1 y (dimensionless; chi-square with 3 dof when the
-    filter is consistent). accepted: False when the chi-square gate rejected it (state untouched).
+    t_ns: time tag of the measurement (ns since epoch). nis: normalised innovation squared y' S^-1 y
+    (chi-square with the measurement's dimension when the filter is consistent; NaN for a late
+    measurement that was not processed). accepted: False when rejected (gate, geometry or too late).
     """
 
     t_ns: int
@@ -33,66 +49,104 @@ class RelNavUpdate:
     accepted: bool
 
 
+class SensorStats(NamedTuple):
+    """Counts for one sensor name: offered (every update call), rejected (gate or geometry), late
+    (older than the history, not processed)."""
+
+    offered: int
+    rejected: int
+    late: int
+
+
+def _chi2_3_cdf(g):
+    """P(chi-square with 3 dof <= g)."""
+    return math.erf(math.sqrt(g / 2.0)) - math.sqrt(2.0 * g / math.pi) * math.exp(-g / 2.0)
+
+
 def _readonly(a):
-    v = a.view()
-    v.flags.writeable = False
-    return v
+    a.flags.writeable = False
+    return a
 
 
-class RelNavFilter:
-    """EKF on the HCW model with RAE measurements; holds x, P, t_ns and the held acceleration.
+_new_update = tuple.__new__
 
-    n: target mean motion (rad/s, > 0). q_psd: acceleration-noise PSD per Hill axis (m^2/s^3, >= 0).
-    R_diag: measurement variances [range m^2, az rad^2, el rad^2]. gate_chi2: NIS gate (> 0, e.g.
-    chi2.ppf(0.9973, 3) = 14.16; np.inf disables gating). x0 (6,) [m, m/s], P0 (6x6, symmetric
-    positive definite), t0_ns: epoch of x0 (int ns).
 
-    Counters: ``n_updates`` = measurements offered to ``update`` (accepted or not), ``n_rejected`` =
-    those the gate refused. The internal arrays are replaced, never modified in place, so the
-    read-only arrays returned by ``x``, ``P``, ``r_CT_H``, ``v_CT_H`` are snapshots.
-    """
+class _RelNavBase:
+    """Shared state, configuration and robustness logic; subclasses supply _predict and _correct."""
 
-    def __init__(self, n, q_psd, R_diag, gate_chi2, x0, P0, t0_ns):
+    def __init__(self, n, q_psd, R_diag, gate_chi2, x0, P0, t0_ns, *, process=None, angles_R_diag=None,
+                 relpos_R_diag=None, range_bias_sigma_m=None, range_bias_psd=0.0, history_ns=0,
+                 reinit_after=0, reinit_vel_sigma_m_s=0.1):
+        name = type(self).__name__
         n, q_psd, gate_chi2 = float(n), float(q_psd), float(gate_chi2)
         if not (np.isfinite(n) and n > 0.0):
-            raise ValueError(f"RelNavFilter: mean motion n must be finite and > 0 rad/s, got {n}")
+            raise ValueError(f"{name}: mean motion n must be finite and > 0 rad/s, got {n}")
         if not (np.isfinite(q_psd) and q_psd >= 0.0):
-            raise ValueError(f"RelNavFilter: q_psd must be finite and >= 0 m^2/s^3, got {q_psd}")
+            raise ValueError(f"{name}: q_psd must be finite and >= 0 m^2/s^3, got {q_psd}")
         if not gate_chi2 > 0.0:
-            raise ValueError(f"RelNavFilter: gate_chi2 must be > 0 (np.inf disables gating), got {gate_chi2}")
-        R_diag = np.asarray(R_diag, dtype=np.float64)
-        if R_diag.shape != (3,) or not np.all(np.isfinite(R_diag)) or not np.all(R_diag > 0.0):
-            raise ValueError(f"RelNavFilter: R_diag must be 3 finite variances > 0, got {R_diag!r}")
+            raise ValueError(f"{name}: gate_chi2 must be > 0 (np.inf disables gating), got {gate_chi2}")
+        self._R = {MEAS_RAE: self._diag(name, "R_diag", R_diag, 3)}
+        if angles_R_diag is not None:
+            self._R[MEAS_ANGLES] = self._diag(name, "angles_R_diag", angles_R_diag, 2)
+        if relpos_R_diag is not None:
+            self._R[MEAS_RELPOS] = self._diag(name, "relpos_R_diag", relpos_R_diag, 3)
+        # the 2-component gate with the false-rejection probability of the 3-component one
+        p_reject = 1.0 - _chi2_3_cdf(gate_chi2) if np.isfinite(gate_chi2) else 0.0
+        g2 = -2.0 * math.log(p_reject) if p_reject > 0.0 else np.inf
+        self._gate = {MEAS_RAE: gate_chi2, MEAS_ANGLES: g2, MEAS_RELPOS: gate_chi2}
         x0 = np.array(x0, dtype=np.float64)
         if x0.shape != (6,) or not np.all(np.isfinite(x0)):
-            raise ValueError(f"RelNavFilter: x0 must be 6 finite values [m, m/s], got {x0!r}")
+            raise ValueError(f"{name}: x0 must be 6 finite values [m, m/s], got {x0!r}")
         P0 = np.array(P0, dtype=np.float64)
         if P0.shape != (6, 6) or not np.all(np.isfinite(P0)):
-            raise ValueError(f"RelNavFilter: P0 must be a finite 6x6 matrix, got shape {P0.shape}")
+            raise ValueError(f"{name}: P0 must be a finite 6x6 matrix, got shape {P0.shape}")
         if not np.allclose(P0, P0.T, rtol=1e-9, atol=0.0):
-            raise ValueError("RelNavFilter: P0 must be symmetric")
+            raise ValueError(f"{name}: P0 must be symmetric")
         P0 = 0.5 * (P0 + P0.T)
         try:
             np.linalg.cholesky(P0)
         except np.linalg.LinAlgError:
-            raise ValueError("RelNavFilter: P0 must be positive definite") from None
-
-        self._n = n
+            raise ValueError(f"{name}: P0 must be positive definite") from None
+        self._nx = 6
+        if range_bias_sigma_m is not None:
+            if not (range_bias_sigma_m > 0.0 and range_bias_psd >= 0.0):
+                raise ValueError(f"{name}: range_bias_sigma_m must be > 0 m and range_bias_psd >= 0 m^2/s")
+            self._nx = 7
+            x0 = np.append(x0, 0.0)
+            P0 = np.pad(P0, ((0, 1), (0, 1)))
+            P0[6, 6] = float(range_bias_sigma_m) ** 2
+        self._bias_psd = float(range_bias_psd)
+        self._process = HcwProcess(n) if process is None else process
         self._q_psd = q_psd
-        self._gate = gate_chi2
-        self._R = np.ascontiguousarray(np.diag(R_diag))
-        self._x = x0
-        self._P = np.ascontiguousarray(P0)
+        self._w = np.zeros(work_size(self._nx))
+        self._x, self._P, self._u, self._Phi, self._Gam, self._Q, self._y, self._S = work_views(self._w, self._nx)
+        self._x[:] = x0
+        self._P[:, :] = P0
+        self._y[:] = np.nan
+        self._S[:, :] = np.nan
         self._t_ns = operator.index(t0_ns)
-        self._u = np.zeros(3)
-        self._cache = {}
-        self._n_updates = 0
-        self._n_rejected = 0
-        self._last_innovation = np.full(3, np.nan)
-        self._last_S = np.full((3, 3), np.nan)
+        self._dt_loaded = -1  # interval whose matrices are in the work buffer (time-invariant models)
+        self._history_ns = operator.index(history_ns)
+        self._hist = []  # (t_ns, u (3,), measurement or None, work buffer after the event)
+        self._reinit_after = int(reinit_after)
+        self._reinit_vel_var = float(reinit_vel_sigma_m_s) ** 2
+        self._streak = 0
+        self._n_updates = self._n_rejected = self._n_late = self._n_reinit = 0
+        self._stats = {}
+        self._m = 3
+        if self._history_ns:
+            self._remember(None)
+
+    @staticmethod
+    def _diag(name, what, v, m):
+        v = np.asarray(v, dtype=np.float64)
+        if v.shape != (m,) or not np.all(np.isfinite(v)) or not np.all(v > 0.0):
+            raise ValueError(f"{name}: {what} must be {m} finite variances > 0, got {v!r}")
+        return np.ascontiguousarray(np.diag(v))
 
     @classmethod
-    def from_measurement(cls, meas: RaeMeasurement, vel_sigma, *, n, q_psd, R_diag, gate_chi2, v0_H=(0.0, 0.0, 0.0)):
+    def from_measurement(cls, meas: RaeMeasurement, vel_sigma, *, n, q_psd, R_diag, gate_chi2, v0_H=(0.0, 0.0, 0.0),
+                         **options):
         """Filter initialised from one RAE measurement at meas.t_ns.
 
         Position r_CT_H = rel_from_rae(z) with covariance J diag(R_diag) J' (first order, J = d r / d z);
@@ -103,60 +157,145 @@ class RelNavFilter:
         z = meas.as_array()
         R_diag = np.asarray(R_diag, dtype=np.float64)
         if R_diag.shape != (3,):
-            raise ValueError(f"RelNavFilter.from_measurement: R_diag must have 3 variances, got {R_diag!r}")
+            raise ValueError(f"{cls.__name__}.from_measurement: R_diag must have 3 variances, got {R_diag!r}")
         vel_sigma = np.broadcast_to(np.asarray(vel_sigma, dtype=np.float64), (3,))
         if not np.all(vel_sigma > 0.0):
-            raise ValueError(f"RelNavFilter.from_measurement: vel_sigma must be > 0 m/s, got {vel_sigma!r}")
+            raise ValueError(f"{cls.__name__}.from_measurement: vel_sigma must be > 0 m/s, got {vel_sigma!r}")
         J = rel_from_rae_jacobian(z)
         P0 = np.zeros((6, 6))
         P0[:3, :3] = (J * R_diag) @ J.T
         P0[3:, 3:] = np.diag(vel_sigma**2)
         x0 = np.concatenate((rel_from_rae(z), np.asarray(v0_H, dtype=np.float64)))
-        return cls(n, q_psd, R_diag, gate_chi2, x0, P0, meas.t_ns)
+        return cls(n, q_psd, R_diag, gate_chi2, x0, P0, meas.t_ns, **options)
 
-    def _matrices(self, dt_ns):
-        m = self._cache.get(dt_ns)
-        if m is None:
-            if len(self._cache) >= _MATRIX_CACHE_SIZE:
-                self._cache.clear()
-            m = hcw_predict_matrices(self._n, dt_ns / _NS_PER_S, self._q_psd)
-            self._cache[dt_ns] = m
-        return m
+    # --- model -------------------------------------------------------------------------------------
+    def _load_model(self, dt_ns):
+        """Write the discrete model of [t, t + dt_ns] into the work buffer."""
+        if self._process.time_invariant and dt_ns == self._dt_loaded:
+            return
+        Phi, Gam, Q = self._process.linear(self._t_ns, dt_ns, self._q_psd)
+        self._Phi[:6, :6] = Phi
+        self._Gam[:6, :] = Gam
+        self._Q[:6, :6] = Q
+        if self._nx == 7:
+            self._Phi[6, 6] = 1.0
+            self._Q[6, 6] = self._bias_psd * dt_ns / _NS_PER_S
+        self._dt_loaded = dt_ns
 
+    # --- public API --------------------------------------------------------------------------------
     def predict_to(self, t_ns, accel_H):
         """Propagate x, P to t_ns (int ns) with the chaser acceleration accel_H (m/s^2, H, 3 values)
-        held since the filter time (exact HCW discretisation, zero-order hold).
+        held since the filter time (zero-order hold).
 
         accel_H is remembered as the acceleration still held (``update`` predicts with it). A
         zero-length interval leaves x, P, t unchanged; t_ns before the filter time raises ValueError.
         """
-        t_ns = operator.index(t_ns)
-        dt_ns = t_ns - self._t_ns
+        dt_ns = operator.index(t_ns) - self._t_ns
         if dt_ns < 0:
             raise ValueError(
-                f"RelNavFilter.predict_to: t_ns={t_ns} is {-dt_ns} ns before the filter time "
-                f"{self._t_ns} ns; the filter cannot predict backwards (out-of-sequence measurement?)"
+                f"{type(self).__name__}.predict_to: t_ns={t_ns} is {-dt_ns} ns before the filter time "
+                f"{self._t_ns} ns; the filter cannot predict backwards (late measurements go to update)"
             )
         self._u[:] = accel_H
         if dt_ns == 0:
             return
-        Phi, Gam, Q = self._matrices(dt_ns)
-        self._x, self._P = ekf_predict(self._x, self._P, Phi, Gam, self._u, Q)
+        self._predict(dt_ns)
         self._t_ns = t_ns
+        if self._history_ns:
+            self._remember(None)
 
-    def update(self, meas: RaeMeasurement) -> RelNavUpdate:
-        """Predict to meas.t_ns with the held acceleration, then apply the gated RAE update."""
-        self.predict_to(meas.t_ns, self._u)
-        z = np.array((meas.range_m, meas.az_rad, meas.el_rad))
-        x, P, y, S, nis, accepted = ekf_update_rae(self._x, self._P, z, self._R, self._gate)
+    def update(self, meas) -> RelNavUpdate:
+        """Predict to meas.t_ns with the held acceleration and apply the gated update; a measurement
+        older than the filter time is re-processed from the history or rejected (see module doc)."""
+        t_ns = meas.t_ns
         self._n_updates += 1
-        if accepted:
-            self._x, self._P = x, P
+        st = self._stats.get(meas.sensor)
+        if st is None:
+            st = self._stats[meas.sensor] = [0, 0, 0]
+        st[0] += 1
+        if t_ns < self._t_ns:
+            return self._late(meas, st)
+        nis, accepted = self._step(meas, t_ns - self._t_ns)
+        self._t_ns = t_ns
+        if not accepted:
+            self._rejected(meas, st)
         else:
-            self._n_rejected += 1
-        self._last_innovation, self._last_S = y, S
-        return RelNavUpdate(self._t_ns, float(nis), bool(accepted))
+            self._streak = 0
+        if self._history_ns:
+            self._remember(meas)
+        return _new_update(RelNavUpdate, (t_ns, nis, accepted))
 
+    # --- robustness --------------------------------------------------------------------------------
+    def _rejected(self, meas, st):
+        self._n_rejected += 1
+        st[1] += 1
+        kind = _KIND_OF[type(meas)]
+        if kind == MEAS_ANGLES or not self._reinit_after:
+            return
+        self._streak += 1
+        if self._streak >= self._reinit_after:
+            self._reinitialise(kind, meas.as_array())
+
+    def _reinitialise(self, kind, z):
+        """Position from the measurement (first-order covariance), velocity kept with a reset
+        covariance, cross-covariances zeroed; the bias state keeps its variance."""
+        R = self._R[kind]
+        if kind == MEAS_RAE:
+            if self._nx == 7:
+                z = z - np.array((self._x[6], 0.0, 0.0))
+            J = rel_from_rae_jacobian(z)
+            r, Prr = rel_from_rae(z), J @ R @ J.T
+        else:
+            r, Prr = z, R.copy()
+        bias_var = self._P[6, 6] if self._nx == 7 else 0.0
+        self._x[:3] = r
+        self._P[:, :] = 0.0
+        self._P[:3, :3] = Prr
+        self._P[3:6, 3:6] = np.eye(3) * self._reinit_vel_var
+        if self._nx == 7:
+            self._P[6, 6] = bias_var
+        self._streak = 0
+        self._n_reinit += 1
+
+    def _remember(self, meas):
+        h = self._hist
+        h.append((self._t_ns, self._u.copy(), meas, self._w.copy()))
+        horizon = self._t_ns - self._history_ns
+        # keep one state at or before the horizon, as the anchor for the oldest admissible measurement
+        while len(h) > 1 and h[1][0] <= horizon:
+            h.pop(0)
+
+    def _late(self, meas, st):
+        h = self._hist
+        k = len(h) - 1
+        while k >= 0 and h[k][0] > meas.t_ns:
+            k -= 1
+        if k < 0:
+            self._n_late += 1
+            st[2] += 1
+            return _new_update(RelNavUpdate, (meas.t_ns, math.nan, False))
+        later, u_end = h[k + 1:], self._u.copy()
+        del h[k + 1:]
+        self._t_ns, self._w[:] = h[k][0], h[k][3]
+        self._dt_loaded = -1
+        res = None
+        events = [(meas.t_ns, later[0][1], meas)] + [e[:3] for e in later]
+        for t_e, u_e, m_e in events:
+            self._u[:] = u_e
+            if m_e is None:
+                self.predict_to(t_e, u_e)
+                continue
+            nis, accepted = self._step(m_e, t_e - self._t_ns)
+            self._t_ns = t_e
+            self._remember(m_e)
+            if m_e is meas:
+                res = _new_update(RelNavUpdate, (t_e, nis, accepted))
+                if not accepted:
+                    self._rejected(meas, st)
+        self._u[:] = u_end
+        return res
+
+    # --- read-out ----------------------------------------------------------------------------------
     @property
     def t_ns(self) -> int:
         """Time of the estimate (ns since epoch)."""
@@ -164,27 +303,27 @@ class RelNavFilter:
 
     @property
     def x(self):
-        """State [r_CT_H m, v_CT_H m/s] (6,), read-only."""
-        return _readonly(self._x)
+        """State [r_CT_H m, v_CT_H m/s(, b_r m)], read-only copy."""
+        return _readonly(self._x.copy())
 
     @property
     def P(self):
-        """State covariance (6x6) [m, m/s]^2, read-only."""
-        return _readonly(self._P)
+        """State covariance [m, m/s(, m)]^2, read-only copy."""
+        return _readonly(self._P.copy())
 
     @property
     def r_CT_H(self):
         """Chaser position relative to the target, Hill axes (m), read-only (3,)."""
-        return _readonly(self._x[:3])
+        return _readonly(self._x[:3].copy())
 
     @property
     def v_CT_H(self):
         """Chaser velocity relative to the target, rotating-frame derivative in Hill axes (m/s), (3,)."""
-        return _readonly(self._x[3:])
+        return _readonly(self._x[3:6].copy())
 
     @property
     def sigma(self):
-        """Standard deviations sqrt(diag P) (6,) [m, m/s]."""
+        """Standard deviations sqrt(diag P) [m, m/s(, m)]."""
         return np.sqrt(np.diag(self._P))
 
     @property
@@ -194,20 +333,106 @@ class RelNavFilter:
 
     @property
     def last_innovation(self):
-        """Innovation of the last update [m, rad, rad] (azimuth wrapped); NaN before any update."""
-        return _readonly(self._last_innovation)
+        """Innovation of the last update (its m components, azimuth wrapped); NaN before any update."""
+        return _readonly(self._y[:self._m].copy())
 
     @property
     def last_S(self):
-        """Innovation covariance of the last update (3x3) [m, rad]^2; NaN before any update."""
-        return _readonly(self._last_S)
+        """Innovation covariance of the last update (m x m); NaN before any update."""
+        return _readonly(self._S[:self._m, :self._m].copy())
 
     @property
     def n_updates(self) -> int:
-        """Measurements offered to update (accepted or rejected)."""
+        """Measurements offered to update (accepted, rejected or late)."""
         return self._n_updates
 
     @property
     def n_rejected(self) -> int:
-        """Measurements rejected by the chi-square gate."""
+        """Measurements rejected by the chi-square gate or the geometry guard."""
         return self._n_rejected
+
+    @property
+    def n_late(self) -> int:
+        """Measurements older than the kept history (not processed)."""
+        return self._n_late
+
+    @property
+    def n_reinit(self) -> int:
+        """Re-initialisations after streaks of rejected position measurements."""
+        return self._n_reinit
+
+    @property
+    def sensor_stats(self) -> dict:
+        """{sensor name: SensorStats(offered, rejected, late)}."""
+        return {k: SensorStats(*v) for k, v in self._stats.items()}
+
+
+class RelNavFilter(_RelNavBase):
+    """EKF (``gnc.nav.ekf_kernels``): predict and update fused in one kernel call per measurement.
+
+    n: target mean motion (rad/s, > 0). q_psd: acceleration-noise PSD per Hill axis (m^2/s^3, >= 0).
+    R_diag: RAE variances [range m^2, az rad^2, el rad^2]. gate_chi2: NIS gate for 3-component
+    measurements (> 0, e.g. chi2.ppf(0.9973, 3) = 14.16; np.inf disables gating); angles use the
+    2-dof gate of the same probability. x0 (6,) [m, m/s], P0 (6x6, symmetric positive definite),
+    t0_ns: epoch of x0 (int ns). Keyword options: process (``gnc.nav.process``; HCW(n) by default),
+    angles_R_diag [rad^2, rad^2], relpos_R_diag [m^2] * 3, range_bias_sigma_m (adds the range-bias
+    state with this prior sigma) and range_bias_psd (m^2/s, its random walk), history_ns (late
+    measurements, see module doc), reinit_after (0: never), reinit_vel_sigma_m_s.
+    """
+
+    def _predict(self, dt_ns):
+        self._load_model(dt_ns)
+        ekf_cycle_inplace(self._w, self._nx, True, self._R[MEAS_RAE], 0.0, 0.0, 0.0, 0.0, -1)
+
+    def _step(self, meas, dt_ns):
+        kind = _KIND_OF[type(meas)]
+        if dt_ns:
+            self._load_model(dt_ns)
+        self._m = 2 if kind == MEAS_ANGLES else 3
+        if kind == MEAS_RAE:
+            return ekf_cycle_inplace(self._w, self._nx, dt_ns != 0, self._R[MEAS_RAE], meas.range_m, meas.az_rad,
+                                     meas.el_rad, self._gate[MEAS_RAE], MEAS_RAE)
+        z = meas.as_array()
+        return ekf_cycle_inplace(self._w, self._nx, dt_ns != 0, self._R[kind], z[0], z[1], z[-1],
+                                 self._gate[kind], kind)
+
+
+class RelNavUKF(_RelNavBase):
+    """UKF (``gnc.nav.ukf_kernels``) with the same configuration as RelNavFilter, plus the scaled
+    sigma-point parameters alpha (in (0, 1]), beta, kappa. With a nonlinear process (``NermProcess``)
+    the sigma points go through the nonlinear model."""
+
+    def __init__(self, *args, alpha=0.5, beta=2.0, kappa=0.0, **options):
+        super().__init__(*args, **options)
+        if not (0.0 < alpha <= 1.0):
+            raise ValueError(f"RelNavUKF: alpha must be in (0, 1], got {alpha}")
+        self._Wm, self._Wc, self._lam = ukf_weights(self._nx, float(alpha), float(beta), float(kappa))
+
+    def _predict(self, dt_ns):
+        self._load_model(dt_ns)
+        x, P = self._x.copy(), self._P.copy()
+        if hasattr(self._process, "propagate_points"):
+            X, ok = ukf_sigma_points(x, P, self._lam)
+            if ok:
+                Y = X.copy()
+                Y[:, :6] = self._process.propagate_points(X[:, :6].copy(), self._t_ns, dt_ns, self._u)
+                xn, Pn = ukf_moments(Y, self._Wm, self._Wc, self._Q)
+        else:
+            xn, Pn, ok = ukf_predict_linear(x, P, self._Phi, self._Gam, self._u, self._Q, self._Wm, self._Wc,
+                                            self._lam)
+        if not ok:
+            raise FloatingPointError(f"RelNavUKF: covariance lost positive definiteness at t_ns={self._t_ns}")
+        self._x[:], self._P[:, :] = xn, Pn
+
+    def _step(self, meas, dt_ns):
+        if dt_ns:
+            self._predict(dt_ns)
+        kind = _KIND_OF[type(meas)]
+        m = self._m = 2 if kind == MEAS_ANGLES else 3
+        xn, Pn, y, S, nis, accepted = ukf_update(self._x.copy(), self._P.copy(), meas.as_array(), self._R[kind],
+                                                 self._gate[kind], kind, self._Wm, self._Wc, self._lam)
+        self._y[:], self._S[:, :] = np.nan, np.nan
+        self._y[:m], self._S[:m, :m] = y, S
+        if accepted:
+            self._x[:], self._P[:, :] = xn, Pn
+        return nis, accepted

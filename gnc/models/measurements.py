@@ -1,0 +1,84 @@
+"""Measurement models shared by the EKF and the UKF: predicted measurement, Jacobian, wrapped component.
+
+State x = [r_CT_H (m), v_CT_H (m/s)] (6,) or, with a range-bias state, [r_CT_H, v_CT_H, b_r (m)] (7,);
+Hill axes of ``gnc.frames``. Kinds (integer codes, numba-friendly):
+
+MEAS_RAE     z = [range + b_r (m), azimuth (rad), elevation (rad)] of the target seen from the chaser
+             (``gnc.models.rae``); b_r = x[6] when the state has 7 elements, else 0.
+MEAS_ANGLES  z = [azimuth (rad), elevation (rad)]: a camera's line of sight, rotated into H with the
+             known attitude (angles-only navigation).
+MEAS_RELPOS  z = r_CT_H (m): relative position from differenced GNSS solutions (the cooperative
+             target's crosslink), rotated into H.
+
+Azimuth wraps at +-pi: ``meas_wrap_index`` names the component to wrap (-1: none).
+"""
+
+import numpy as np
+from numba import njit
+
+from gnc.models.rae import rae_from_rel, rae_jacobian
+
+MEAS_RAE = 0
+MEAS_ANGLES = 1
+MEAS_RELPOS = 2
+# The azimuth needs the horizontal distance to exceed this many horizontal position sigmas.
+_AZ_MIN_SIGMAS = 3.0
+
+
+@njit(cache=True)
+def meas_dim(kind):
+    """Number of components of a measurement of this kind."""
+    return 2 if kind == MEAS_ANGLES else 3
+
+
+@njit(cache=True)
+def meas_wrap_index(kind):
+    """Index of the azimuth component (wrapped to [-pi, pi)), -1 when none."""
+    if kind == MEAS_RAE:
+        return 1
+    if kind == MEAS_ANGLES:
+        return 0
+    return -1
+
+
+@njit(cache=True)
+def meas_predict(kind, x):
+    """Predicted measurement h(x) (meas_dim(kind),) for the 6- or 7-state x (see module doc)."""
+    if kind == MEAS_RELPOS:
+        return x[:3].copy()
+    rae = rae_from_rel(x[:3])
+    if kind == MEAS_ANGLES:
+        return rae[1:].copy()
+    if x.shape[0] > 6:
+        rae[0] += x[6]
+    return rae
+
+
+@njit(cache=True)
+def meas_jacobian(kind, x):
+    """dh/dx (meas_dim(kind) x len(x)) at x."""
+    nx = x.shape[0]
+    if kind == MEAS_RELPOS:
+        H = np.zeros((3, nx))
+        H[0, 0] = H[1, 1] = H[2, 2] = 1.0
+        return H
+    J = rae_jacobian(x[:6])
+    if kind == MEAS_ANGLES:
+        H = np.zeros((2, nx))
+        H[:, :6] = J[1:, :]
+        return H
+    H = np.zeros((3, nx))
+    H[:, :6] = J
+    if nx > 6:
+        H[0, 6] = 1.0
+    return H
+
+
+@njit(cache=True)
+def meas_geometry_ok(kind, x, P):
+    """False when the azimuth of an angle measurement is ill-defined: the horizontal distance
+    sqrt(x0^2 + x1^2) (m) is not above 3 sqrt(P00 + P11) (line of sight near the orbit normal)."""
+    if kind == MEAS_RELPOS:
+        return True
+    h2 = x[0] * x[0] + x[1] * x[1]
+    return h2 > _AZ_MIN_SIGMAS * _AZ_MIN_SIGMAS * (P[0, 0] + P[1, 1])
