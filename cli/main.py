@@ -1,4 +1,4 @@
-"""The `gnc` command: run, scenario check, bench."""
+"""The `gnc` command: run, scenario check, hil, mc, bench."""
 
 import argparse
 import importlib
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gnc.schema import ConfigError
 
-SUITES = ("loop",)
+SUITES = ("loop", "hil", "nav", "mc")
 
 
 def _cmd_run(args) -> int:
@@ -24,12 +24,76 @@ def _cmd_run(args) -> int:
         bar.update(round(t_s) - bar.n)
         bar.set_postfix_str(mode.lower())
 
-    summary = run_scenario(scn, Path(args.scenario).read_text(), args.out, seed=args.seed, progress=progress,
-                           plots=not args.no_plots)
+    if args.mc_run is None:
+        summary = run_scenario(scn, Path(args.scenario).read_text(), args.out, seed=args.seed, progress=progress,
+                               plots=not args.no_plots)
+        note = ""
+    else:
+        summary, note = _replay(args, progress)
     bar.close()
     _print_summary(summary)
-    print(f"run directory: {args.out}")
+    print(f"run directory: {args.out}" + note)
     return 0 if summary["success"] else 1
+
+
+def _replay(args, progress) -> tuple[dict, str]:
+    """Run K of the campaign in DIR (`gnc run SCENARIO --mc-run DIR K`): (summary, comparison note)."""
+    from sim.campaign import replay, same_run
+
+    campaign_dir, k = args.mc_run
+    if args.seed is not None:
+        raise ConfigError("--seed", args.seed, "cannot be combined with --mc-run (run K's seed comes from the campaign)")
+    if not k.isdigit():
+        raise ConfigError("--mc-run K", k, "must be a run number >= 0")
+    stored = Path(campaign_dir) / "scenario.toml"
+    if not stored.exists() or stored.read_text() != Path(args.scenario).read_text():
+        raise ConfigError("--mc-run DIR", campaign_dir, f"is not a campaign of {args.scenario} (compared with {stored})")
+    summary, record = replay(campaign_dir, int(k), args.out, progress, plots=not args.no_plots)
+    if record is None or "summary" not in record:
+        return summary, f"\ncampaign {campaign_dir} holds no result of run {k} to compare with"
+    diff = same_run(summary, record["summary"])
+    return summary, (f"\nreplay of run {k} reproduces the campaign's record (timing fields aside)" if not diff else
+                     f"\nreplay of run {k} DIFFERS from the campaign's record in: {', '.join(diff)}")
+
+
+def _cmd_mc(args) -> int:
+    from sim.campaign import run_campaign
+    from sim.campaign_report import format_report, write_report
+
+    if args.scenario == "report":
+        if args.dir is None:
+            raise ConfigError("mc report DIR", None, "required: the campaign directory")
+        print(format_report(write_report(args.dir)))
+        print(f"report written to {Path(args.dir) / 'campaign.json'} and {Path(args.dir) / 'plots'}")
+        return 0
+    for flag, value in (("--runs", args.runs), ("--out", args.out)):
+        if value is None:
+            raise ConfigError(flag, None, "required with a scenario")
+    if args.scheduler is not None and args.workers is not None:
+        raise ConfigError("--workers", args.workers, "applies to the local cluster only, not with --scheduler")
+    try:
+        run_campaign(Path(args.scenario).read_text(), args.out, args.runs, workers=args.workers,
+                     scheduler=args.scheduler, resume=args.resume, seed=args.seed)
+    except KeyboardInterrupt:
+        print(f"interrupted; finished runs are recorded in {args.out}: add --resume to finish", file=sys.stderr)
+        return 130
+    print(format_report(json.loads((Path(args.out) / "campaign.json").read_text())))
+    print(f"campaign directory: {args.out} (campaign.json, plots/)")
+    return 0
+
+
+def _mc_parser(sub) -> None:
+    m = sub.add_parser("mc", help="Monte Carlo campaign of a scenario's dispersions on Dask; 'mc report DIR'")
+    m.add_argument("scenario", help="scenario TOML file with a [dispersions] section, or 'report'")
+    m.add_argument("dir", nargs="?", help="with 'report': the campaign directory")
+    m.add_argument("--runs", type=int, help="number of runs")
+    m.add_argument("--out", help="campaign directory to write")
+    m.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://HOST:8786 "
+                   "(default: a local cluster on 127.0.0.1)")
+    m.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
+    m.add_argument("--resume", action="store_true", help="finish an interrupted campaign in --out")
+    m.add_argument("--seed", type=int, help="campaign seed (default: the scenario's run.seed)")
+    m.set_defaults(func=_cmd_mc)
 
 
 def _print_summary(s: dict) -> None:
@@ -80,6 +144,42 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_hil(args) -> int:
+    import can
+    import serial
+
+    from hil import emulator, selftest
+
+    try:
+        return (emulator.main if args.hcmd == "emulate" else selftest.main)(args)
+    except (ValueError, serial.SerialException, can.CanError) as exc:
+        print(f"gnc: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _hil_parsers(sub) -> None:
+    h = sub.add_parser("hil", help="hardware in the loop: rig emulator, link self-test")
+    hsub = h.add_subparsers(dest="hcmd", required=True)
+    e = hsub.add_parser("emulate", help="play a thruster/IMU rig on a serial or CAN link (see docs/ICD.md)")
+    t = hsub.add_parser("selftest", help="ping/pong round trips against a rig: median and p99")
+    for q in (e, t):
+        link = q.add_mutually_exclusive_group(required=True)
+        link.add_argument("--serial", metavar="URL", help="device path, pty, socket://HOST:PORT, loop:// "
+                          "(emulate: 'pty' creates a pseudo-terminal and prints its path)")
+        link.add_argument("--can", metavar="INTERFACE:CHANNEL", help="python-can interface and channel, e.g. "
+                          "socketcan:can0, slcan:/dev/ttyACM0 (emulate: slcan:pty)")
+        q.add_argument("--n-thrusters", type=int, default=12, help="thrusters on the rig (1..16)")
+        q.add_argument("--baudrate", type=int, default=230400, help="serial line rate (bit/s; see docs/ICD.md)")
+        q.set_defaults(func=_cmd_hil)
+    e.add_argument("--seed", type=int, default=0, help="seed of the IMU noise and fault choices")
+    e.add_argument("--imu-rate-hz", type=float, default=100.0, help="IMU sample rate (Hz)")
+    e.add_argument("--watchdog-s", type=float, default=0.1, help="valves close after this long without a command (s)")
+    e.add_argument("--duration-s", type=float, default=float("inf"), help="stop after this long (s)")
+    t.add_argument("--count", type=int, default=200, help="pings to send")
+    t.add_argument("--timeout-s", type=float, default=0.5, help="wait for each pong (s)")
+    t.add_argument("--json", help="write the results to this JSON file")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="gnc", description="Rendezvous and proximity operations GNC prototype.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -89,12 +189,15 @@ def main(argv=None) -> int:
     r.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     r.add_argument("--no-plots", action="store_true", help="skip plots/")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--mc-run", nargs=2, metavar=("DIR", "K"), help="replay run K of the campaign in DIR")
     r.set_defaults(func=_cmd_run)
     s = sub.add_parser("scenario", help="scenario tools")
     ssub = s.add_subparsers(dest="scmd", required=True)
     c = ssub.add_parser("check", help="validate a scenario and print what it would run")
     c.add_argument("scenario")
     c.set_defaults(func=_cmd_check)
+    _hil_parsers(sub)
+    _mc_parser(sub)
     b = sub.add_parser("bench", help="run a benchmark suite from benchmarks/")
     b.add_argument("suite", help="one of: " + ", ".join(SUITES))
     b.add_argument("--json", help="write the figures to this JSON file")

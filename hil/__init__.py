@@ -1,0 +1,1 @@
+"""Hardware in the loop: codecs (bytes <-> hil.messages), transports and links (serial, CAN), rig emulator."""
