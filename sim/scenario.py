@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gnc.config import ControlConfig, FlightConfig, MissionConfig, NavConfig, Vec3, VehicleConfig
 from gnc.schema import ConfigError, load, spec
+from sim.dispersions import Dispersions
 from sim.gravity import MU_EARTH, R_EARTH
 
 
@@ -67,6 +68,8 @@ class TruthConfig:
 
     step_s: float = spec(unit="s", gt=0, le=60, doc="largest integrator step")
     j2: bool = spec(True)
+    thrust_scale: float = spec(1.0, unit="-", gt=0, doc="true thrust = thrust_scale x commanded thrust")
+    mass_error_kg: float = spec(0.0, unit="kg", doc="true chaser mass - vehicle.mass_kg (what the flight code assumes)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,10 +105,17 @@ class Scenario:
     nav: NavConfig = spec()
     control: ControlConfig = spec()
     mission: MissionConfig = spec()
+    dispersions: Dispersions = spec(Dispersions(), doc="Monte Carlo dispersions (sim.dispersions); none by default")
 
     @property
     def mean_motion_rad_s(self) -> float:
         return math.sqrt(MU_EARTH / self.target.semi_major_axis_m**3)
+
+    @property
+    def truth_accel_scale(self) -> float:
+        """True acceleration per commanded acceleration (-): thrust scale x assumed mass / true mass."""
+        m = self.vehicle.mass_kg
+        return self.truth.thrust_scale * m / (m + self.truth.mass_error_kg)
 
     def flight(self) -> FlightConfig:
         """What the flight software is told (its knowledge, not the truth)."""
@@ -113,6 +123,9 @@ class Scenario:
                             control=self.control, mission=self.mission)
 
     def validate(self, path):
+        if self.vehicle.mass_kg + self.truth.mass_error_kg <= 0:
+            raise ConfigError("truth.mass_error_kg", self.truth.mass_error_kg,
+                              f"must be > -vehicle.mass_kg = {-self.vehicle.mass_kg} (the true mass must be > 0)")
         if self.control.keep_out_radius_m >= math.dist(self.chaser.r0_CT_H_m, (0, 0, 0)):
             raise ConfigError("chaser.r0_CT_H_m", self.chaser.r0_CT_H_m,
                               f"must start outside the keep-out sphere (control.keep_out_radius_m = "
