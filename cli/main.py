@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gnc.schema import ConfigError
 
-SUITES = ("loop", "hil", "nav", "mc")
+SUITES = ("loop", "hil", "nav", "mc", "mpc")
 
 
 def _cmd_run(args) -> int:

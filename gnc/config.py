@@ -41,7 +41,12 @@ class ControlConfig:
 
     period_s: float = spec(unit="s", gt=0, le=600, doc="MPC cycle and model step")
     horizon_steps: int = spec(unit="-", ge=2, le=200)
-    solver: str = spec("CLARABEL", choices=("CLARABEL", "OSQP"))
+    controller: str = spec("mpc", choices=("mpc", "lqr"),
+                           doc="the MPC, or the LQR baseline (gnc.control.lqr: no constraints but saturation)")
+    mpc_path: str = spec("fast", choices=("fast", "cvxpy"),
+                         doc="fast: cvxpy's canonical problem data solved by one OSQP instance set up once; "
+                             "cvxpy: problem.solve with `solver`")
+    solver: str = spec("CLARABEL", choices=("CLARABEL", "OSQP"), doc="solver of mpc_path = 'cvxpy'")
     keep_out_radius_m: float = spec(unit="m", gt=0)
     closing_speed_min_m_s: float = spec(unit="m/s", gt=0, doc="closing-speed limit at the keep-out sphere")
     closing_speed_gain_per_s: float = spec(unit="1/s", ge=0, doc="limit grows by this per metre of range")

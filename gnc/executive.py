@@ -15,6 +15,7 @@ import numpy as np
 
 from gnc.config import FlightConfig
 from gnc.control.allocation import allocate_accel
+from gnc.control.lqr import LqrController
 from gnc.control.mpc import RelativeMPC
 from gnc.guidance.modes import MissionManager, Mode
 from gnc.guidance.safety import escape_burn
@@ -76,12 +77,13 @@ class Executive:
                                 np.array([n.range_sigma_m, n.angle_sigma_rad, n.angle_sigma_rad]) ** 2,
                                 n.gate_chi2, x0_hat, P0, self.t0_ns)
         c = cfg.control
-        self.mpc = RelativeMPC(n=cfg.n_rad_s, dt_s=c.period_s, horizon=c.horizon_steps, a_max=self.a_max,
-                               keep_out_radius_m=c.keep_out_radius_m,
-                               closing_speed_min_m_s=c.closing_speed_min_m_s,
-                               closing_speed_gain_per_s=c.closing_speed_gain_per_s,
-                               q_pos=c.q_pos, q_vel=c.q_vel, r_u=c.r_u, fuel_weight=c.fuel_weight,
-                               solver=c.solver)
+        common = dict(n=cfg.n_rad_s, dt_s=c.period_s, horizon=c.horizon_steps, a_max=self.a_max,
+                      keep_out_radius_m=c.keep_out_radius_m, closing_speed_min_m_s=c.closing_speed_min_m_s,
+                      closing_speed_gain_per_s=c.closing_speed_gain_per_s, q_pos=c.q_pos, q_vel=c.q_vel, r_u=c.r_u)
+        if c.controller == "lqr":
+            self.mpc = LqrController(**common)
+        else:
+            self.mpc = RelativeMPC(**common, fuel_weight=c.fuel_weight, path=c.mpc_path, solver=c.solver)
         self.guidance = MissionManager(cfg, self.t0_ns)
         self.stats = {"nav": StageStats(self.nav_period_ns), "ctrl": StageStats(round(c.budget_s * NS))}
         self.accel_H = np.zeros(3)

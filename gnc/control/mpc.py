@@ -22,7 +22,7 @@ Optimal control problem (scaled units, k = 0..N-1 unless noted)
 ---------------------------------------------------------------
     min  sum_k [ (x_k - xr_k)' Q (x_k - xr_k) + u_k' R u_k + w_fuel |u_k|_1 ]
          + (x_N - xr_N)' P (x_N - xr_N) + w_slack * sum_{k=1..N} (s_k + c_k)
-    s.t. x_{k+1} = A_s x_k + B_s u_k,  x_0 = x0,  |u_k|_inf <= 1,  s_k >= 0,  c_k >= 0
+    s.t. x_{k+1} = A_s x_k + B_s u_k,  x_0 = x0,  -1 <= u_k <= 1 (per axis),  s_k >= 0,  c_k >= 0
          e_k . r_k >= R_ko / L - s_k                       (keep-out sphere, rotating hyperplane)
          -(e_k . v_k) <= vmax_k / V + c_k                  (closing-speed limit along e_k)
 with Q = diag(q_pos I3, q_vel I3), R = r_u I3, P the stabilising solution of the discrete algebraic
@@ -33,6 +33,18 @@ limit is vmax(range) = closing_speed_min + gain * (range - R_ko) evaluated at th
 Slacks carry an exact L1 penalty: with w_slack above the constraint multipliers they stay zero whenever
 the hard problem is feasible. Every data item that changes per cycle is a cvxpy Parameter, and the
 problem is DPP, so cvxpy canonicalises it once.
+
+The tracking terms are stated expanded, x'Qx - 2 (Q xr)'x + xr'Q xr, with the last (constant) part a
+scalar parameter: written as sum_squares(x - xr) cvxpy would add a copy of every state to its canonical
+problem (246 variables and equalities at N = 40); likewise the input bound is two inequalities rather
+than |u| <= 1 (no epigraph variables).
+
+Solve paths
+-----------
+``path="cvxpy"``: ``problem.solve`` with a cvxpy solver (Clarabel by default): cvxpy's compiled DPP path.
+``path="fast"``: the same problem through cvxpy's canonical problem data and one OSQP instance set up
+once (``gnc.control.canonical``): per cycle one sparse mat-vec, OSQP vector updates (its constraint
+matrix values only when the keep-out normals changed), warm start.
 """
 
 import time
@@ -40,7 +52,10 @@ from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
+from numba import njit
 
+from gnc.control.canonical import CanonicalQP
+from gnc.guidance.safety import DRIFT_SAMPLE_S, free_drift_min_range
 from gnc.models.hcw import hcw_input_matrix, hcw_stm
 
 _OK_STATUSES = ("optimal",)
@@ -61,7 +76,8 @@ class MpcResult:
     u_plan: planned accelerations (N, 3), m/s^2, H.
     x_plan: predicted states (N+1, 6), [m, m/s], H; x_plan[0] = x0. On failure: the zero-thrust
         drift from x0 (NaN when x0 was not finite).
-    status: the solver status as cvxpy reports it, or 'invalid_input' / 'solver_error: <type>'.
+    status: the solver status as cvxpy reports it, or 'invalid_input' / 'solver_error: <type>';
+        'lqr' from the LQR baseline (gnc.control.lqr).
     ok: True only for an 'optimal' solve with a finite solution.
     solve_ms: solver time reported by cvxpy (ms), summed over the passes of a cold start; NaN when
         the solver does not report it.
@@ -71,7 +87,10 @@ class MpcResult:
         max_closing_slack_m_s (m/s) taken numerically (units mixed; 0 when all are satisfied).
     max_keep_out_slack_m: largest keep-out hyperplane violation (m).
     max_closing_slack_m_s: largest closing-speed-limit violation (m/s).
-    cost: optimal objective in scaled (dimensionless) units; NaN on failure.
+    cost: objective of the plan in scaled (dimensionless) units (the MPC's optimum); NaN on failure.
+    passive_min_range_m: passive safety of the plan (m): the smallest range to the target reached by
+        the free drift from any planned state over the check's duration (plan_drift_min_range); NaN
+        when the check is off (RelativeMPC's passive_safety_s = 0) or the solve failed.
     """
 
     u0_H: np.ndarray
@@ -85,6 +104,7 @@ class MpcResult:
     max_keep_out_slack_m: float
     max_closing_slack_m_s: float
     cost: float
+    passive_min_range_m: float = float("nan")
 
 
 def solve_dare(A, B, Q, R, tol=1e-12, max_doublings=64):
@@ -143,14 +163,17 @@ def closing_speed_limit(range_m, keep_out_radius_m, speed_min_m_s, gain_per_s):
     return speed_min_m_s + gain_per_s * np.maximum(np.asarray(range_m, dtype=float) - keep_out_radius_m, 0.0)
 
 
+@njit(cache=True)
 def _segment_distance_to_origin(p, q):
     """Minimum distance (same unit as p, q) from the origin to the segment p-q."""
     d = q - p
-    dd = float(d @ d)
-    t = 0.0 if dd == 0.0 else min(max(-float(p @ d) / dd, 0.0), 1.0)
-    return float(np.linalg.norm(p + t * d))
+    dd = d @ d
+    t = 0.0 if dd == 0.0 else min(max(-(p @ d) / dd, 0.0), 1.0)
+    c = p + t * d
+    return np.sqrt(c @ c)
 
 
+@njit(cache=True)
 def keep_out_normals(r0_H, r_guess_H, keep_out_radius_m):
     """Hyperplane normals e_k (N, 3, unit) and linearisation ranges (N,) m for the keep-out sphere.
 
@@ -160,18 +183,20 @@ def keep_out_normals(r0_H, r_guess_H, keep_out_radius_m):
     point on (a guess through the target, or one that jumps to the far side), the last usable normal
     is held for the rest of the horizon and the range is taken as R_ko (slowest closing speed).
     """
-    r0 = np.asarray(r0_H, dtype=float)
-    guess = np.asarray(r_guess_H, dtype=float)
-    N = guess.shape[0]
+    N = r_guess_H.shape[0]
     normals = np.empty((N, 3))
     ranges = np.empty(N)
-    rho0 = float(np.linalg.norm(r0))
-    e_prev = r0 / rho0 if rho0 > 1e-9 * max(1.0, keep_out_radius_m) else np.array([1.0, 0.0, 0.0])
+    r0 = r0_H.copy()
+    rho0 = np.sqrt(r0 @ r0)
+    if rho0 > 1e-9 * max(1.0, keep_out_radius_m):
+        e_prev = r0 / rho0
+    else:
+        e_prev = np.array([1.0, 0.0, 0.0])
     p_prev = r0
     held = False
     for k in range(N):
-        g = guess[k]
-        rho = float(np.linalg.norm(g))
+        g = r_guess_H[k].copy()
+        rho = np.sqrt(g @ g)
         if (not held and np.isfinite(rho) and rho >= keep_out_radius_m and rho > 0.0
                 and _segment_distance_to_origin(p_prev, g) >= 0.5 * keep_out_radius_m):
             e_prev = g / rho
@@ -184,46 +209,39 @@ def keep_out_normals(r0_H, r_guess_H, keep_out_radius_m):
     return normals, ranges
 
 
-def _readonly(a):
+@njit(cache=True)
+def plan_drift_min_range(n, x_plan, horizon_s, sample_s):
+    """Smallest free-drift range (m) from the planned states x_plan ((N+1), 6) [m, m/s], H: for each
+    state, thrust stops there and the HCW drift is followed for horizon_s (s), sampled every
+    sample_s (s) (gnc.guidance.safety.free_drift_min_range). n: mean motion (rad/s)."""
+    best = np.inf
+    for k in range(x_plan.shape[0]):
+        best = min(best, free_drift_min_range(n, x_plan[k], horizon_s, sample_s))
+    return best
+
+
+def readonly_array(a):
+    """A read-only float copy of a."""
     a = np.array(a, dtype=float)
     a.flags.writeable = False
     return a
 
 
-class RelativeMPC:
-    """Linear MPC for translational relative motion about a circular target orbit (HCW model).
-
-    Built once (cvxpy Parameters, DPP); call ``solve`` every control period. Holds the previous plan
-    to linearise the keep-out constraint and to warm start the solver; ``reset`` forgets it (use on a
-    mode or reference change that makes the old plan irrelevant).
+class HcwLqController:
+    """What the MPC and the LQR baseline share: the scaled HCW model, the LQ weights and their
+    Riccati solution, argument checks and the safe (failure) result. See the module doc for units.
 
     n: target mean motion (rad/s). dt_s: model step = control period (s). horizon: N steps.
     a_max: per-axis acceleration bound (m/s^2). keep_out_radius_m: keep-out sphere radius about the
     target (m); 0 disables the keep-out constraint. closing_speed_min_m_s (m/s) and
     closing_speed_gain_per_s (1/s): closing-speed limit min + gain * (range - R_ko).
-    Weights act on the scaled quantities (see module docstring): q_pos on (r/L)^2 and q_vel on (v/V)^2
-    (scalars or per-axis 3-vectors, > 0), r_u on (a/a_max)^2 (> 0), fuel_weight on |a/a_max|_1,
-    slack_weight on the scaled slacks (s/L, c/V), large for an exact penalty.
-    solver: any cvxpy-installed solver name ("CLARABEL" default, "OSQP"); solver_options override the
-    defaults. length_scale_m (m) / velocity_scale_m_s (m/s): scaling, default 100 m and L * n; as the
+    q_pos on (r/L)^2 and q_vel on (v/V)^2 (scalars or per-axis 3-vectors, > 0), r_u on (a/a_max)^2
+    (> 0). length_scale_m (m) / velocity_scale_m_s (m/s): scaling, default 100 m and L * n; as the
     weights act on scaled quantities, changing a scale re-weights the cost.
-    cold_start_refinements: extra solves on a cold start (no previous plan), each re-linearising the
-    keep-out normals and closing-speed ranges about the plan just found (the reference alone can be a
-    poor linearisation point, e.g. a hold point far from x0 makes the closing limit needlessly tight).
-
-    Tuning notes: with q_vel = 1 the approach time constant is roughly sqrt(q_vel / q_pos) / n.
-    slack_weight must exceed the constraint multipliers for the penalty to be exact: with the defaults
-    the largest multiplier over random starts within 3 km / 0.3 m/s was ~340, hence 1e3. Do not raise
-    it needlessly: OSQP normalises the cost by its largest linear term, so a 1e4 weight makes the
-    quadratic part tiny and an active slack then costs OSQP 1e4+ iterations (1e3: a few hundred).
-    The closing law is only flyable if gain * v_close <= a_max at the speeds reached; otherwise the
-    plan uses slack or sidesteps the limit tangentially.
     """
 
     def __init__(self, n, dt_s, horizon, a_max, keep_out_radius_m, closing_speed_min_m_s,
-                 closing_speed_gain_per_s, q_pos=10.0, q_vel=1.0, r_u=1.0, fuel_weight=0.1,
-                 slack_weight=1e3, solver="CLARABEL", solver_options=None, length_scale_m=100.0,
-                 velocity_scale_m_s=None, cold_start_refinements=1):
+                 closing_speed_gain_per_s, q_pos, q_vel, r_u, length_scale_m=100.0, velocity_scale_m_s=None):
         n, dt_s, a_max = float(n), float(dt_s), float(a_max)
         if not (np.isfinite(n) and n > 0.0):
             raise ValueError(f"n must be > 0 rad/s, got {n}")
@@ -245,12 +263,8 @@ class RelativeMPC:
             raise ValueError(f"q_pos must be > 0, got {q_pos}")
         if not (np.all(np.isfinite(q_vel_v)) and np.all(q_vel_v > 0.0)):
             raise ValueError(f"q_vel must be > 0, got {q_vel}")
-        for name, w, strict in (("r_u", r_u, True), ("fuel_weight", fuel_weight, False),
-                                ("slack_weight", slack_weight, True)):
-            if not np.isfinite(w) or w < 0.0 or (strict and w == 0.0):
-                raise ValueError(f"{name} must be {'>' if strict else '>='} 0, got {w}")
-        if solver not in cp.installed_solvers():
-            raise ValueError(f"solver {solver!r} not installed; have {cp.installed_solvers()}")
+        if not (np.isfinite(r_u) and r_u > 0.0):
+            raise ValueError(f"r_u must be > 0, got {r_u}")
         L = float(length_scale_m)
         V = L * n if velocity_scale_m_s is None else float(velocity_scale_m_s)
         if not (np.isfinite(L) and L > 0.0 and np.isfinite(V) and V > 0.0):
@@ -261,62 +275,16 @@ class RelativeMPC:
         self.closing_speed_min_m_s = float(closing_speed_min_m_s)
         self.closing_speed_gain_per_s = float(closing_speed_gain_per_s)
         self.length_scale_m, self.velocity_scale_m_s = L, V
-        self.solver = solver
-        if int(cold_start_refinements) != cold_start_refinements or cold_start_refinements < 0:
-            raise ValueError(f"cold_start_refinements must be an integer >= 0, got {cold_start_refinements}")
-        self.cold_start_refinements = int(cold_start_refinements)
-        self.solver_options = dict(_DEFAULT_SOLVER_OPTIONS.get(solver, {}))
-        self.solver_options.update(solver_options or {})
-        N = self.horizon
-
         # Scaling: x_SI = D x_s, a_SI = a_max u_s.
         self._D = np.array([L, L, L, V, V, V])
         self.A_H = hcw_stm(n, dt_s)               # SI
         self.B_H = hcw_input_matrix(n, dt_s)      # SI
-        A_s = self.A_H * (self._D[None, :] / self._D[:, None])
-        B_s = self.B_H * (a_max / self._D[:, None])
-        self.A_scaled, self.B_scaled = A_s, B_s
-        Q_s = np.diag(np.concatenate([q_pos_v, q_vel_v]))
-        R_s = float(r_u) * np.eye(3)
-        self.Q_scaled, self.R_scaled = Q_s, R_s
-        self.K_scaled, self.P_scaled = dlqr_gain(A_s, B_s, Q_s, R_s)
-        P_chol = np.linalg.cholesky(self.P_scaled)
+        self.A_scaled = self.A_H * (self._D[None, :] / self._D[:, None])
+        self.B_scaled = self.B_H * (a_max / self._D[:, None])
+        self.Q_scaled = np.diag(np.concatenate([q_pos_v, q_vel_v]))
+        self.R_scaled = float(r_u) * np.eye(3)
+        self.K_scaled, self.P_scaled = dlqr_gain(self.A_scaled, self.B_scaled, self.Q_scaled, self.R_scaled)
 
-        # Parameters (all scaled).
-        self._x0 = cp.Parameter(6, name="x0")
-        self._xref = cp.Parameter((N + 1, 6), name="xref")
-        self._e = cp.Parameter((N, 3), name="normals")
-        self._vmax = cp.Parameter(N, nonneg=True, name="vmax")
-        # Variables.
-        X = cp.Variable((N + 1, 6), name="x")
-        U = cp.Variable((N, 3), name="u")
-        s_ko = cp.Variable(N, nonneg=True, name="slack_keep_out")
-        s_cl = cp.Variable(N, nonneg=True, name="slack_closing")
-        self._X, self._U, self._s_ko, self._s_cl = X, U, s_ko, s_cl
-
-        sqrtQ = np.diag(np.sqrt(np.diag(Q_s)))
-        dX = X[:N] - self._xref[:N]
-        dXN = X[N] - self._xref[N]
-        cost = (cp.sum_squares(dX @ sqrtQ) + float(r_u) * cp.sum_squares(U)
-                + cp.sum_squares(P_chol.T @ dXN)
-                + float(slack_weight) * (cp.sum(s_ko) + cp.sum(s_cl)))
-        if fuel_weight > 0.0:
-            cost = cost + float(fuel_weight) * cp.sum(cp.abs(U))
-        R_pos = X[1:, 0:3]
-        V_vel = X[1:, 3:6]
-        cons = [
-            X[0] == self._x0,
-            X[1:] == X[:N] @ A_s.T + U @ B_s.T,
-            cp.abs(U) <= 1.0,
-            -cp.sum(cp.multiply(self._e, V_vel), axis=1) <= self._vmax + s_cl,
-        ]
-        if self.keep_out_radius_m > 0.0:
-            cons.append(cp.sum(cp.multiply(self._e, R_pos), axis=1) >= self.keep_out_radius_m / L - s_ko)
-        self.problem = cp.Problem(cp.Minimize(cost), cons)
-        assert self.problem.is_dcp(dpp=True)
-        self._prev_x_plan = None
-
-    # ------------------------------------------------------------------ helpers
     def lqr_gain(self):
         """Discrete LQR gain K_SI (3x6): a_H (m/s^2) = -K_SI [r_CT_H (m), v_CT_H (m/s)] (same Q, R)."""
         return self.a_max * self.K_scaled / self._D[None, :]
@@ -325,9 +293,15 @@ class RelativeMPC:
         """Terminal weight P in SI (6x6): (x_N - xr_N)' P_SI (x_N - xr_N) equals the scaled term."""
         return self.P_scaled / np.outer(self._D, self._D)
 
-    def reset(self):
-        """Forget the previous plan (keep-out normals come from the reference on the next solve)."""
-        self._prev_x_plan = None
+    def _check_inputs(self, x0, xref):
+        """(x0, xref) as float arrays; ValueError on wrong shapes."""
+        x0 = np.asarray(x0, dtype=float)
+        xref = np.asarray(xref, dtype=float)
+        if x0.shape != (6,):
+            raise ValueError(f"x0 must have shape (6,), got {x0.shape}")
+        if xref.shape != (self.horizon + 1, 6):
+            raise ValueError(f"xref must have shape ({self.horizon + 1}, 6), got {xref.shape}")
+        return x0, xref
 
     def _drift(self, x0):
         xs = np.empty((self.horizon + 1, 6))
@@ -337,15 +311,153 @@ class RelativeMPC:
         return xs
 
     def _fail(self, status, x0, t_start, solve_ms=float("nan")):
-        self._prev_x_plan = None
         N = self.horizon
         x_plan = self._drift(x0) if np.all(np.isfinite(x0)) else np.full((N + 1, 6), np.nan)
         return MpcResult(
-            u0_H=_readonly(np.zeros(3)), u_plan=_readonly(np.zeros((N, 3))), x_plan=_readonly(x_plan),
+            u0_H=readonly_array(np.zeros(3)), u_plan=readonly_array(np.zeros((N, 3))), x_plan=readonly_array(x_plan),
             status=status, ok=False, solve_ms=solve_ms,
             compute_ms=1e3 * (time.perf_counter() - t_start),
             max_slack=float("nan"), max_keep_out_slack_m=float("nan"),
             max_closing_slack_m_s=float("nan"), cost=float("nan"))
+
+
+class RelativeMPC(HcwLqController):
+    """Linear MPC for translational relative motion about a circular target orbit (HCW model).
+
+    Built once (cvxpy Parameters, DPP); call ``solve`` every control period. Holds the previous plan
+    to linearise the keep-out constraint and to warm start the solver; ``reset`` forgets it (use on a
+    mode or reference change that makes the old plan irrelevant).
+
+    Arguments shared with the LQR baseline: see HcwLqController (weights act on the scaled
+    quantities of the module doc). fuel_weight on |a/a_max|_1 (>= 0); slack_weight on the scaled
+    slacks (s/L, c/V), large for an exact penalty.
+    path: "cvxpy" (``problem.solve`` with ``solver``) or "fast" (canonical data + one OSQP instance;
+    see module doc). solver: the cvxpy path's solver, any cvxpy-installed name ("CLARABEL" default,
+    "OSQP"); on the fast path, the solver of the fallback. solver_options override that solver's
+    defaults. osqp_options override the fast path's ``gnc.control.canonical.DEFAULT_OSQP_OPTIONS``.
+    x_var, u_var, slack_keep_out, slack_closing: the problem's cvxpy variables (scaled units), e.g. for
+    a reference solve of ``problem`` at ``last_parameters``. canonical: the fast path's CanonicalQP
+    (None on the cvxpy path). fallback_solves: fast-path
+    passes whose OSQP solution failed the KKT check (or whose solve failed) and that were solved
+    again through the cvxpy path with ``solver`` -- rare: none in the default mission.
+    cold_start_refinements: extra solves on a cold start (no previous plan), each re-linearising the
+    keep-out normals and closing-speed ranges about the plan just found (the reference alone can be a
+    poor linearisation point, e.g. a hold point far from x0 makes the closing limit needlessly tight).
+    passive_safety_s: when > 0, every solved plan is checked for passive safety over this long (s):
+    MpcResult.passive_min_range_m (costs ~(N+1) * passive_safety_s / 20 s HCW steps; off by default).
+
+    Tuning notes: with q_vel = 1 the approach time constant is roughly sqrt(q_vel / q_pos) / n.
+    slack_weight must exceed the constraint multipliers for the penalty to be exact: with the defaults
+    the largest multiplier over random starts within 3 km / 0.3 m/s was ~340, hence 1e3. Do not raise
+    it needlessly: OSQP normalises the cost by its largest linear term, so a 1e4 weight makes the
+    quadratic part tiny and an active slack then costs OSQP 1e4+ iterations (1e3: a few hundred).
+    The closing law is only flyable if gain * v_close <= a_max at the speeds reached; otherwise the
+    plan uses slack or sidesteps the limit tangentially.
+    """
+
+    def __init__(self, n, dt_s, horizon, a_max, keep_out_radius_m, closing_speed_min_m_s,
+                 closing_speed_gain_per_s, q_pos=10.0, q_vel=1.0, r_u=1.0, fuel_weight=0.1,
+                 slack_weight=1e3, path="cvxpy", solver="CLARABEL", solver_options=None, osqp_options=None,
+                 length_scale_m=100.0, velocity_scale_m_s=None, cold_start_refinements=1,
+                 passive_safety_s=0.0):
+        super().__init__(n, dt_s, horizon, a_max, keep_out_radius_m, closing_speed_min_m_s,
+                         closing_speed_gain_per_s, q_pos, q_vel, r_u, length_scale_m, velocity_scale_m_s)
+        for name, w, strict in (("fuel_weight", fuel_weight, False), ("slack_weight", slack_weight, True)):
+            if not np.isfinite(w) or w < 0.0 or (strict and w == 0.0):
+                raise ValueError(f"{name} must be {'>' if strict else '>='} 0, got {w}")
+        if path not in ("cvxpy", "fast"):
+            raise ValueError(f"path must be 'cvxpy' or 'fast', got {path!r}")
+        if solver not in cp.installed_solvers():
+            raise ValueError(f"solver {solver!r} not installed; have {cp.installed_solvers()}")
+        if int(cold_start_refinements) != cold_start_refinements or cold_start_refinements < 0:
+            raise ValueError(f"cold_start_refinements must be an integer >= 0, got {cold_start_refinements}")
+        if not (np.isfinite(passive_safety_s) and passive_safety_s >= 0.0):
+            raise ValueError(f"passive_safety_s must be >= 0 s, got {passive_safety_s}")
+        self.passive_safety_s = float(passive_safety_s)
+        self.path, self.solver = path, solver
+        self.cold_start_refinements = int(cold_start_refinements)
+        self.solver_options = dict(_DEFAULT_SOLVER_OPTIONS.get(solver, {}))
+        self.solver_options.update(solver_options or {})
+        N, L = self.horizon, self.length_scale_m
+        A_s, B_s, Q_s = self.A_scaled, self.B_scaled, self.Q_scaled
+
+        # Parameters (all scaled).
+        self._x0 = cp.Parameter(6, name="x0")
+        self._xref = cp.Parameter((N + 1, 6), name="xref")
+        self._e = cp.Parameter((N, 3), name="normals")
+        self._vmax = cp.Parameter(N, nonneg=True, name="vmax")
+        self._ref_cost = cp.Parameter(name="ref_cost")   # xr'Q xr terms of the cost
+        # Variables.
+        X = cp.Variable((N + 1, 6), name="x")
+        U = cp.Variable((N, 3), name="u")
+        s_ko = cp.Variable(N, name="slack_keep_out")   # >= 0 stated as constraints: a sign attribute
+        s_cl = cp.Variable(N, name="slack_closing")    # would rename the variable in the canonical data
+        self.x_var, self.u_var, self.slack_keep_out, self.slack_closing = X, U, s_ko, s_cl
+        self._plan_vars = (X, U, s_ko, s_cl)
+
+        # (x_k - xr_k)'Q(x_k - xr_k), k < N, and (x_N - xr_N)'P(x_N - xr_N), expanded (module doc).
+        W = np.zeros((N + 1, 6))
+        W[:N] = np.diag(Q_s)
+        tracking = (cp.sum(cp.multiply(W, cp.square(X))) - 2.0 * cp.sum(cp.multiply(self._xref[:N] @ Q_s, X[:N]))
+                    + cp.quad_form(X[N], self.P_scaled) - 2.0 * (self._xref[N] @ self.P_scaled) @ X[N]
+                    + self._ref_cost)
+        cost = (tracking + float(r_u) * cp.sum_squares(U)
+                + float(slack_weight) * (cp.sum(s_ko) + cp.sum(s_cl)))
+        if fuel_weight > 0.0:
+            cost = cost + float(fuel_weight) * cp.sum(cp.abs(U))
+        R_pos = X[1:, 0:3]
+        V_vel = X[1:, 3:6]
+        cons = [
+            X[0] == self._x0,
+            X[1:] == X[:N] @ A_s.T + U @ B_s.T,
+            U <= 1.0,
+            U >= -1.0,
+            s_ko >= 0.0,
+            s_cl >= 0.0,
+            -cp.sum(cp.multiply(self._e, V_vel), axis=1) <= self._vmax + s_cl,
+        ]
+        if self.keep_out_radius_m > 0.0:
+            cons.append(cp.sum(cp.multiply(self._e, R_pos), axis=1) >= self.keep_out_radius_m / L - s_ko)
+        self.problem = cp.Problem(cp.Minimize(cost), cons)
+        assert self.problem.is_dcp(dpp=True)
+        self.canonical = CanonicalQP(self.problem, self._plan_vars, osqp_options) if path == "fast" else None
+        self.fallback_solves = 0
+        self._prev_x_plan = None
+        self._last_values = {}
+        self._q_diag = np.diag(Q_s).copy()
+        keep_out_normals(np.ones(3), np.ones((N, 3)), 0.5)   # compile or load the kernels now, not in a cycle
+        if self.passive_safety_s > 0.0:
+            plan_drift_min_range(n, np.ones((N + 1, 6)), DRIFT_SAMPLE_S, DRIFT_SAMPLE_S)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def last_parameters(self):
+        """Scaled parameter values of the last solve pass by parameter name: the data a reference
+        solver needs to solve the very same problem."""
+        return {p.name(): v for p, v in self._last_values.items()}
+
+    def reset(self):
+        """Forget the previous plan (keep-out normals come from the reference on the next solve)."""
+        self._prev_x_plan = None
+
+    def _fail(self, status, x0, t_start, solve_ms=float("nan")):
+        self._prev_x_plan = None
+        return super()._fail(status, x0, t_start, solve_ms)
+
+    def _solve_cvxpy(self, values, x0_unchanged):
+        """One solve through ``problem.solve``: (status, solver ms or NaN, objective value)."""
+        for p, v in values.items():
+            p.value = v
+        # cvxpy's cached-OSQP path sends only the changed bound vector; when x0 (the only data in
+        # the lower bounds) is unchanged it updates u alone, which OSQP validates against its
+        # internally *scaled* l, rejects with a printed error, and then solves the stale problem
+        # (cvxpy issue 2235, osqp-python issue 119). A fresh setup avoids that.
+        warm = not (self.solver == "OSQP" and x0_unchanged)
+        self.problem.solve(solver=self.solver, warm_start=warm, **dict(self.solver_options))
+        stats = self.problem.solver_stats
+        solve_time = getattr(stats, "solve_time", None) if stats is not None else None
+        ms = 1e3 * float(solve_time) if solve_time is not None else float("nan")
+        return str(self.problem.status), ms, self.problem.value
 
     # ------------------------------------------------------------------ solve
     def solve(self, x0, xref):
@@ -356,12 +468,7 @@ class RelativeMPC:
         """
         t_start = time.perf_counter()
         N = self.horizon
-        x0 = np.asarray(x0, dtype=float)
-        xref = np.asarray(xref, dtype=float)
-        if x0.shape != (6,):
-            raise ValueError(f"x0 must have shape (6,), got {x0.shape}")
-        if xref.shape != (N + 1, 6):
-            raise ValueError(f"xref must have shape ({N + 1}, 6), got {xref.shape}")
+        x0, xref = self._check_inputs(x0, xref)
         if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(xref))):
             return self._fail("invalid_input", x0, t_start)
 
@@ -377,50 +484,53 @@ class RelativeMPC:
             passes = 1 + self.cold_start_refinements
         D = self._D
         x0_s = x0 / D
+        xref_s = xref / D[None, :]
         x0_unchanged = self._x0.value is not None and np.array_equal(self._x0.value, x0_s)
-        self._x0.value = x0_s
-        self._xref.value = xref / D[None, :]
+        values = {self._x0: x0_s, self._xref: xref_s,
+                  self._ref_cost: float(np.sum(xref_s[:N] ** 2 * self._q_diag) + xref_s[N] @ self.P_scaled @ xref_s[N])}
         solve_ms = 0.0
         for _ in range(passes):
-            normals, ranges = keep_out_normals(x0[0:3], guess, self.keep_out_radius_m)
+            normals, ranges = keep_out_normals(x0[0:3], np.ascontiguousarray(guess), self.keep_out_radius_m)
             vmax = closing_speed_limit(ranges, self.keep_out_radius_m, self.closing_speed_min_m_s,
                                        self.closing_speed_gain_per_s)
-            self._e.value = normals
-            self._vmax.value = vmax / self.velocity_scale_m_s
-            # cvxpy's cached-OSQP path sends only the changed bound vector; when x0 (the only data in
-            # the lower bounds) is unchanged it updates u alone, which OSQP validates against its
-            # internally *scaled* l, rejects with a printed error, and then solves the stale problem
-            # (cvxpy issue 2235, osqp-python issue 119). A fresh setup avoids that.
-            warm = not (self.solver == "OSQP" and x0_unchanged)
-            x0_unchanged = True
+            values[self._e] = normals
+            values[self._vmax] = vmax / self.velocity_scale_m_s
+            self._last_values = dict(values)
             try:
-                self.problem.solve(solver=self.solver, warm_start=warm, **dict(self.solver_options))
+                sol = self.canonical.solve(values) if self.canonical is not None else None
+                if sol is not None and sol.verified:
+                    status, ms, cost = sol.status, sol.solve_ms, sol.cost
+                    X, U, s_ko, s_cl = (sol.values[v] for v in self._plan_vars)
+                else:
+                    if sol is not None:   # the fast path's answer is in doubt: solve it again, exactly
+                        self.fallback_solves += 1
+                    status, ms, cost = self._solve_cvxpy(values, x0_unchanged)
+                    ms += sol.solve_ms if sol is not None else 0.0
+                    X, U, s_ko, s_cl = (v.value for v in self._plan_vars)
             except Exception as exc:  # any solver failure becomes a safe command, never a crash
                 return self._fail(f"solver_error: {type(exc).__name__}", x0, t_start)
-            status = str(self.problem.status)
-            stats = self.problem.solver_stats
-            solve_time = getattr(stats, "solve_time", None) if stats is not None else None
-            solve_ms += 1e3 * float(solve_time) if solve_time is not None else float("nan")
-            X, U = self._X.value, self._U.value
+            x0_unchanged = True
+            solve_ms += ms
             if status not in _OK_STATUSES or X is None or U is None:
                 return self._fail(status, x0, t_start, solve_ms)
-            x_plan = X * D[None, :]
+            x_plan = np.ascontiguousarray(X * D[None, :])
             guess = x_plan[1:, 0:3]
         u_plan = np.clip(U * self.a_max, -self.a_max, self.a_max)
-        s_ko = self._s_ko.value
-        s_cl = self._s_cl.value
         ko_m = 0.0
         if self.keep_out_radius_m > 0.0 and s_ko is not None:
             ko_m = max(float(np.max(s_ko)), 0.0) * self.length_scale_m
         cl_m_s = max(float(np.max(s_cl)), 0.0) * self.velocity_scale_m_s if s_cl is not None else 0.0
-        cost = float(self.problem.value)
+        cost = float(cost)
         if not (np.all(np.isfinite(x_plan)) and np.all(np.isfinite(u_plan))
                 and np.isfinite(ko_m) and np.isfinite(cl_m_s) and np.isfinite(cost)):
             return self._fail("non_finite_solution", x0, t_start, solve_ms)
         self._prev_x_plan = x_plan
+        drift_m = float("nan")
+        if self.passive_safety_s > 0.0:
+            drift_m = plan_drift_min_range(self.n, x_plan, self.passive_safety_s, DRIFT_SAMPLE_S)
         return MpcResult(
-            u0_H=_readonly(u_plan[0]), u_plan=_readonly(u_plan), x_plan=_readonly(x_plan),
+            u0_H=readonly_array(u_plan[0]), u_plan=readonly_array(u_plan), x_plan=readonly_array(x_plan),
             status=status, ok=True, solve_ms=solve_ms,
             compute_ms=1e3 * (time.perf_counter() - t_start),
             max_slack=max(ko_m, cl_m_s), max_keep_out_slack_m=ko_m, max_closing_slack_m_s=cl_m_s,
-            cost=cost)
+            cost=cost, passive_min_range_m=drift_m)

@@ -59,7 +59,7 @@ def mpc():
 def test_problem_is_dpp(mpc):
     assert mpc.problem.is_dcp(dpp=True)
     assert mpc.problem.is_dpp()
-    assert len(mpc.problem.parameters()) == 4
+    assert {p.name() for p in mpc.problem.parameters()} == {"x0", "xref", "normals", "vmax", "ref_cost"}
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(dt_s=60.0, horizon=10, a_max=1e-4, q_pos=1.0, r_u=100.0),
