@@ -13,7 +13,8 @@ changes included). On evenly spaced cycles, with the very parameter values the f
 
 Figures, per N (prefix ``N{N}_``): mpc_ms_p50, mpc_ms_p99, naive_cvxpy_ms_p50, speedup_vs_naive
 (naive p50 over mpc p50), max_du0_vs_reference, cycles (solves timed), compared (cycles compared),
-fallback_solves (fast-path passes re-solved through cvxpy because OSQP's answer failed its check).
+fallback_solves (fast-path passes re-solved through cvxpy because OSQP's answer failed its check),
+deadline_fallbacks (control stages that failed or overran, whose command was zeroed: not compared).
 """
 
 import dataclasses
@@ -41,24 +42,26 @@ def _mpc_args(scn, N):
 
 
 def _fly(scn, max_cycles):
-    """Fly scn; returns (compute ms of every MPC solve, [(parameters, u0 m/s^2)] of every solve, mpc)."""
+    """Fly scn; returns (compute ms of every MPC solve, [(parameters, u0 m/s^2)] of the solves whose
+    command was applied, the executive)."""
     _, io, exe = build(scn, scn.run.seed)
     stop_ns = round(scn.run.max_duration_s * 1e9)
     times, solves = [], []
     while exe.t_ns <= stop_ns and len(times) < max_cycles and exe.mode not in (Mode.DONE, Mode.ABORT):
         io.wait_until(exe.t_ns)
-        n_before = len(exe.mpc_solve_ms)
+        n_before, fallbacks = len(exe.mpc_solve_ms), exe.fallbacks
         rec = exe.step()
         if len(exe.mpc_solve_ms) > n_before and rec.mpc_ok:
             times.append(exe.mpc_solve_ms[-1])
-            solves.append((exe.mpc.last_parameters, rec.accel_H.copy()))
+            if exe.fallbacks == fallbacks:   # else the stage overran and the command was zeroed
+                solves.append((exe.mpc.last_parameters, rec.accel_H.copy()))
         exe.t_ns += exe.tick_ns
-    return np.array(times), solves, exe.mpc
+    return np.array(times), solves, exe
 
 
 def _horizon(scn, N, quick):
     scn = dataclasses.replace(scn, control=dataclasses.replace(scn.control, horizon_steps=N))
-    times, solves, fast = _fly(scn, 60 if quick else 10**9)
+    times, solves, exe = _fly(scn, 60 if quick else 10**9)
     picks = solves[:: max(1, len(solves) // (4 if quick else 25))]
     ref = RelativeMPC(**_mpc_args(scn, N))
     naive_ms, du0 = [], []
@@ -72,12 +75,15 @@ def _horizon(scn, N, quick):
         for p in ref.problem.parameters():
             p.value = params[p.name()]
         ref.problem.solve(solver="CLARABEL", **TIGHT_CLARABEL)
+        if ref.problem.status != "optimal":
+            raise RuntimeError(f"reference solve: {ref.problem.status}")
         du0.append(float(np.max(np.abs(ref.u_var.value[0] * ref.a_max - u0))) / ref.a_max)
     p50 = float(np.percentile(times, 50))
     naive_p50 = float(np.median(naive_ms))
     return {"mpc_ms_p50": p50, "mpc_ms_p99": float(np.percentile(times, 99)), "naive_cvxpy_ms_p50": naive_p50,
             "speedup_vs_naive": naive_p50 / p50, "max_du0_vs_reference": max(du0), "cycles": len(times),
-            "compared": len(picks), "fallback_solves": fast.fallback_solves}
+            "compared": len(picks), "fallback_solves": exe.mpc.fallback_solves,
+            "deadline_fallbacks": exe.fallbacks}
 
 
 def run(quick: bool = False) -> dict:

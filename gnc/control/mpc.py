@@ -25,6 +25,7 @@ Optimal control problem (scaled units, k = 0..N-1 unless noted)
     s.t. x_{k+1} = A_s x_k + B_s u_k,  x_0 = x0,  -1 <= u_k <= 1 (per axis),  s_k >= 0,  c_k >= 0
          e_k . r_k >= R_ko / L - s_k                       (keep-out sphere, rotating hyperplane)
          -(e_k . v_k) <= vmax_k / V + c_k                  (closing-speed limit along e_k)
+         F_i . r_k <= G_ki + g_k,  g_k >= 0, weight w_slack (optional line-of-sight cone, set_cone)
 with Q = diag(q_pos I3, q_vel I3), R = r_u I3, P the stabilising solution of the discrete algebraic
 Riccati equation of (A_s, B_s, Q, R), and unit normals e_k (parameters) taken from the previous plan
 shifted by one step (or from the reference on the first solve). The half-space e_k . r >= R_ko never
@@ -83,8 +84,9 @@ class MpcResult:
         the solver does not report it.
     compute_ms: total time spent in ``solve`` (ms, time.perf_counter), including parameter updates
         and cvxpy overhead.
-    max_slack: largest soft-constraint violation in SI, max of max_keep_out_slack_m (m) and
-        max_closing_slack_m_s (m/s) taken numerically (units mixed; 0 when all are satisfied).
+    max_slack: largest soft-constraint violation in SI, max of max_keep_out_slack_m (m),
+        max_closing_slack_m_s (m/s) and the line-of-sight cone's slack (m, when the MPC has one),
+        taken numerically (units mixed; 0 when all are satisfied).
     max_keep_out_slack_m: largest keep-out hyperplane violation (m).
     max_closing_slack_m_s: largest closing-speed-limit violation (m/s).
     cost: objective of the plan in scaled (dimensionless) units (the MPC's optimum); NaN on failure.
@@ -314,7 +316,8 @@ class HcwLqController:
         N = self.horizon
         x_plan = self._drift(x0) if np.all(np.isfinite(x0)) else np.full((N + 1, 6), np.nan)
         return MpcResult(
-            u0_H=readonly_array(np.zeros(3)), u_plan=readonly_array(np.zeros((N, 3))), x_plan=readonly_array(x_plan),
+            u0_H=readonly_array(np.zeros(3)), u_plan=readonly_array(np.zeros((N, 3))),
+            x_plan=readonly_array(x_plan),
             status=status, ok=False, solve_ms=solve_ms,
             compute_ms=1e3 * (time.perf_counter() - t_start),
             max_slack=float("nan"), max_keep_out_slack_m=float("nan"),
@@ -337,12 +340,15 @@ class RelativeMPC(HcwLqController):
     defaults. osqp_options override the fast path's ``gnc.control.canonical.DEFAULT_OSQP_OPTIONS``.
     x_var, u_var, slack_keep_out, slack_closing: the problem's cvxpy variables (scaled units), e.g. for
     a reference solve of ``problem`` at ``last_parameters``. canonical: the fast path's CanonicalQP
-    (None on the cvxpy path). fallback_solves: fast-path
-    passes whose OSQP solution failed the KKT check (or whose solve failed) and that were solved
-    again through the cvxpy path with ``solver`` -- rare: none in the default mission.
+    (None on the cvxpy path). fallback_solves: fast-path passes whose OSQP solution failed the KKT
+    check (or whose solve failed) and that were solved again through the cvxpy path with ``solver``
+    -- rare: none in the default mission. Wall-clock time is read (compute_ms) but never decides.
     cold_start_refinements: extra solves on a cold start (no previous plan), each re-linearising the
     keep-out normals and closing-speed ranges about the plan just found (the reference alone can be a
     poor linearisation point, e.g. a hold point far from x0 makes the closing limit needlessly tight).
+    cone_faces: 0 (default: no line-of-sight cone in the problem) or K >= 3: a soft constraint keeps
+    every planned position inside a K-faced pyramid inscribed in the cone that ``set_cone`` declares
+    (parameters, so the cone can change every cycle; until set, or after set_cone(None), inactive).
     passive_safety_s: when > 0, every solved plan is checked for passive safety over this long (s):
     MpcResult.passive_min_range_m (costs ~(N+1) * passive_safety_s / 20 s HCW steps; off by default).
 
@@ -359,7 +365,7 @@ class RelativeMPC(HcwLqController):
                  closing_speed_gain_per_s, q_pos=10.0, q_vel=1.0, r_u=1.0, fuel_weight=0.1,
                  slack_weight=1e3, path="cvxpy", solver="CLARABEL", solver_options=None, osqp_options=None,
                  length_scale_m=100.0, velocity_scale_m_s=None, cold_start_refinements=1,
-                 passive_safety_s=0.0):
+                 passive_safety_s=0.0, cone_faces=0):
         super().__init__(n, dt_s, horizon, a_max, keep_out_radius_m, closing_speed_min_m_s,
                          closing_speed_gain_per_s, q_pos, q_vel, r_u, length_scale_m, velocity_scale_m_s)
         for name, w, strict in (("fuel_weight", fuel_weight, False), ("slack_weight", slack_weight, True)):
@@ -374,6 +380,9 @@ class RelativeMPC(HcwLqController):
         if not (np.isfinite(passive_safety_s) and passive_safety_s >= 0.0):
             raise ValueError(f"passive_safety_s must be >= 0 s, got {passive_safety_s}")
         self.passive_safety_s = float(passive_safety_s)
+        if int(cone_faces) != cone_faces or not (cone_faces == 0 or cone_faces >= 3):
+            raise ValueError(f"cone_faces must be 0 or an integer >= 3, got {cone_faces}")
+        self.cone_faces = int(cone_faces)
         self.path, self.solver = path, solver
         self.cold_start_refinements = int(cold_start_refinements)
         self.solver_options = dict(_DEFAULT_SOLVER_OPTIONS.get(solver, {}))
@@ -394,6 +403,13 @@ class RelativeMPC(HcwLqController):
         s_cl = cp.Variable(N, name="slack_closing")    # would rename the variable in the canonical data
         self.x_var, self.u_var, self.slack_keep_out, self.slack_closing = X, U, s_ko, s_cl
         self._plan_vars = (X, U, s_ko, s_cl)
+        K = self.cone_faces
+        if K:
+            # Face i of the pyramid: F_i . r_k <= G_ki + s_cone_k (scaled units; see set_cone).
+            self._cone_F = cp.Parameter((K, 3), name="cone_faces")
+            self._cone_G = cp.Parameter((N, K), name="cone_offsets")
+            s_cone = cp.Variable(N, name="slack_cone")
+            self._plan_vars += (s_cone,)
 
         # (x_k - xr_k)'Q(x_k - xr_k), k < N, and (x_N - xr_N)'P(x_N - xr_N), expanded (module doc).
         W = np.zeros((N + 1, 6))
@@ -403,6 +419,8 @@ class RelativeMPC(HcwLqController):
                     + self._ref_cost)
         cost = (tracking + float(r_u) * cp.sum_squares(U)
                 + float(slack_weight) * (cp.sum(s_ko) + cp.sum(s_cl)))
+        if K:
+            cost = cost + float(slack_weight) * cp.sum(s_cone)
         if fuel_weight > 0.0:
             cost = cost + float(fuel_weight) * cp.sum(cp.abs(U))
         R_pos = X[1:, 0:3]
@@ -418,6 +436,10 @@ class RelativeMPC(HcwLqController):
         ]
         if self.keep_out_radius_m > 0.0:
             cons.append(cp.sum(cp.multiply(self._e, R_pos), axis=1) >= self.keep_out_radius_m / L - s_ko)
+        if K:
+            cons += [s_cone >= 0.0,
+                     R_pos @ self._cone_F.T <= self._cone_G + cp.reshape(s_cone, (N, 1), order="F") @ np.ones((1, K))]
+            self.set_cone(None)
         self.problem = cp.Problem(cp.Minimize(cost), cons)
         assert self.problem.is_dcp(dpp=True)
         self.canonical = CanonicalQP(self.problem, self._plan_vars, osqp_options) if path == "fast" else None
@@ -430,6 +452,33 @@ class RelativeMPC(HcwLqController):
             plan_drift_min_range(n, np.ones((N + 1, 6)), DRIFT_SAMPLE_S, DRIFT_SAMPLE_S)
 
     # ------------------------------------------------------------------ helpers
+    def set_cone(self, cone):
+        """Declare the line-of-sight cone for the next solves: None (inactive) or
+        (axis_H, apex_H_m, half_angle_rad): unit-free axis direction (3,) pointing from the apex into
+        the cone (away from the target), apex position (3,) m, half-angle (0, pi/2) rad, all in H.
+        The cone is {r : |r_perp| <= tan(half_angle) a.(r - apex)}; the constraint keeps the plan in
+        the inscribed pyramid d_i.(r - apex) <= tan(half_angle) cos(pi/K) a.(r - apex), d_i the K
+        unit directions at angles 2 pi i / K about the axis. Requires cone_faces > 0."""
+        if not self.cone_faces:
+            raise ValueError("this MPC was built without a cone constraint (cone_faces = 0)")
+        K, N, L = self.cone_faces, self.horizon, self.length_scale_m
+        if cone is None:
+            self._cone = (np.zeros((K, 3)), np.ones((N, K)))
+            return
+        axis, apex, half_angle = cone
+        a = np.asarray(axis, dtype=float)
+        apex = np.asarray(apex, dtype=float)
+        if not (a.shape == (3,) and apex.shape == (3,) and np.linalg.norm(a) > 0 and 0 < half_angle < np.pi / 2):
+            raise ValueError("cone must be (axis (3,), apex (3,) m, half-angle in (0, pi/2) rad)")
+        a = a / np.linalg.norm(a)
+        b1 = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
+        b1 /= np.linalg.norm(b1)
+        b2 = np.cross(a, b1)
+        phi = 2.0 * np.pi * np.arange(K) / K
+        d = np.outer(np.cos(phi), b1) + np.outer(np.sin(phi), b2)
+        F = d - np.tan(half_angle) * np.cos(np.pi / K) * a[None, :]
+        self._cone = (F, np.tile(F @ apex / L, (N, 1)))
+
     @property
     def last_parameters(self):
         """Scaled parameter values of the last solve pass by parameter name: the data a reference
@@ -488,6 +537,8 @@ class RelativeMPC(HcwLqController):
         x0_unchanged = self._x0.value is not None and np.array_equal(self._x0.value, x0_s)
         values = {self._x0: x0_s, self._xref: xref_s,
                   self._ref_cost: float(np.sum(xref_s[:N] ** 2 * self._q_diag) + xref_s[N] @ self.P_scaled @ xref_s[N])}
+        if self.cone_faces:
+            values[self._cone_F], values[self._cone_G] = self._cone
         solve_ms = 0.0
         for _ in range(passes):
             normals, ranges = keep_out_normals(x0[0:3], np.ascontiguousarray(guess), self.keep_out_radius_m)
@@ -500,13 +551,13 @@ class RelativeMPC(HcwLqController):
                 sol = self.canonical.solve(values) if self.canonical is not None else None
                 if sol is not None and sol.verified:
                     status, ms, cost = sol.status, sol.solve_ms, sol.cost
-                    X, U, s_ko, s_cl = (sol.values[v] for v in self._plan_vars)
+                    X, U, s_ko, s_cl, *s_cone = (sol.values[v] for v in self._plan_vars)
                 else:
                     if sol is not None:   # the fast path's answer is in doubt: solve it again, exactly
                         self.fallback_solves += 1
                     status, ms, cost = self._solve_cvxpy(values, x0_unchanged)
                     ms += sol.solve_ms if sol is not None else 0.0
-                    X, U, s_ko, s_cl = (v.value for v in self._plan_vars)
+                    X, U, s_ko, s_cl, *s_cone = (v.value for v in self._plan_vars)
             except Exception as exc:  # any solver failure becomes a safe command, never a crash
                 return self._fail(f"solver_error: {type(exc).__name__}", x0, t_start)
             x0_unchanged = True
@@ -520,6 +571,7 @@ class RelativeMPC(HcwLqController):
         if self.keep_out_radius_m > 0.0 and s_ko is not None:
             ko_m = max(float(np.max(s_ko)), 0.0) * self.length_scale_m
         cl_m_s = max(float(np.max(s_cl)), 0.0) * self.velocity_scale_m_s if s_cl is not None else 0.0
+        cone_m = max(float(np.max(s_cone[0])), 0.0) * self.length_scale_m if s_cone and s_cone[0] is not None else 0.0
         cost = float(cost)
         if not (np.all(np.isfinite(x_plan)) and np.all(np.isfinite(u_plan))
                 and np.isfinite(ko_m) and np.isfinite(cl_m_s) and np.isfinite(cost)):
@@ -532,5 +584,5 @@ class RelativeMPC(HcwLqController):
             u0_H=readonly_array(u_plan[0]), u_plan=readonly_array(u_plan), x_plan=readonly_array(x_plan),
             status=status, ok=True, solve_ms=solve_ms,
             compute_ms=1e3 * (time.perf_counter() - t_start),
-            max_slack=max(ko_m, cl_m_s), max_keep_out_slack_m=ko_m, max_closing_slack_m_s=cl_m_s,
+            max_slack=max(ko_m, cl_m_s, cone_m), max_keep_out_slack_m=ko_m, max_closing_slack_m_s=cl_m_s,
             cost=cost, passive_min_range_m=drift_m)
