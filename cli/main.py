@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gnc.schema import ConfigError
 
-SUITES = ("loop", "hil", "nav", "mc", "mpc")
+SUITES = ("loop", "hil", "nav", "mc", "mpc", "sim")
 
 
 def _cmd_run(args) -> int:
@@ -110,7 +110,15 @@ def _print_summary(s: dict) -> None:
         print(f"  [{e['t_s']:8.0f} s] {e['text']}")
 
 
+def _controller_text(c) -> str:
+    """'lqr', 'mpc, fast path (OSQP)' or 'mpc, cvxpy path (SOLVER)' for a ControlConfig."""
+    if c.controller == "lqr":
+        return "lqr"
+    return "mpc, fast path (OSQP)" if c.mpc_path == "fast" else f"mpc, cvxpy path ({c.solver})"
+
+
 def _cmd_check(args) -> int:
+    from sim.forces import ForceModel
     from sim.scenario import load_scenario
 
     scn = load_scenario(args.scenario)
@@ -122,9 +130,10 @@ def _cmd_check(args) -> int:
     print(f"  thrust: {scn.vehicle.max_thrust_N} N per axis on {scn.vehicle.mass_kg} kg "
           f"= {scn.vehicle.max_accel_m_s2:.3e} m/s^2")
     print(f"  rates: sensor {1 / scn.sensor.period_s:g} Hz, nav {1 / scn.nav.period_s:g} Hz, "
-          f"MPC {1 / scn.control.period_s:g} Hz (horizon {scn.control.horizon_steps} steps, {scn.control.solver})")
-    print(f"  truth: step {scn.truth.step_s} s, J2 {'on' if scn.truth.j2 else 'off'}; "
-          f"keep-out sphere {scn.control.keep_out_radius_m} m; at most {scn.run.max_duration_s:g} s")
+          f"MPC {1 / scn.control.period_s:g} Hz (horizon {scn.control.horizon_steps} steps, "
+          f"{_controller_text(scn.control)})")
+    print(f"  truth: RK8 step {scn.truth.step_s} s; {ForceModel.from_scenario(scn).describe()}")
+    print(f"  keep-out sphere {scn.control.keep_out_radius_m} m; at most {scn.run.max_duration_s:g} s")
     for i, p in enumerate(scn.mission.phases):
         detail = {k: v for k, v in vars(p).items() if k not in ("kind", "name")}
         print(f"  phase {i}: {p.kind:<8} {p.name:<20} {detail}")

@@ -1,104 +1,229 @@
-"""Fixed-step Dormand-Prince 5(4) propagation of target and chaser in the inertial frame N.
+"""Fixed-step 8th-order Runge-Kutta propagation of target and chaser in the inertial frame N.
 
-State y (12,) = [r_T_N (m), v_T_N (m/s), r_C_N (m), v_C_N (m/s)], N as in ``gnc.frames``. Both
-vehicles feel point-mass + J2 gravity (``sim.gravity``); the chaser also feels a thrust acceleration
-accel_H (m/s^2) given in the TARGET's Hill axes and held constant over a call (ideal attitude), rotated
-to N with the Hill DCM of the stage state at every stage.
-Tableau: Dormand & Prince, J. Comput. Appl. Math. 6 (1980) 19-26. The step advances the 5th-order
-solution; the 5th-minus-4th-order difference is the local error estimate.
+State y (12,) = [r_T_N (m), v_T_N (m/s), r_C_N (m), v_C_N (m/s)], N as in ``gnc.frames``; t (s) since the
+scenario epoch. Both spacecraft feel the forces of a ``sim.forces.ForceModel``; the chaser also feels a
+thrust acceleration accel_H (m/s^2) given in the TARGET's Hill axes and held constant over a call (ideal
+attitude), rotated to N with the target's Hill triad at every stage.
+
+Method: the 12-stage, 8th-order Runge-Kutta formula of DOP853 (Hairer, Norsett & Wanner, Solving Ordinary
+Differential Equations I, 2nd ed., 1993, sec. II.10; coefficients of their dop853.f) used with a FIXED step
+that divides the requested interval exactly, so the truth lands on the flight loop's integer-ns schedule.
+Local truncation error: DOP853's estimate from its embedded 5th- and 3rd-order solutions,
+err = h |e5|^2 / sqrt(|e5|^2 + 0.01 |e3|^2), over each spacecraft's position (m); the largest is reported.
 """
+
+import math
 
 import numpy as np
 from numba import njit
 
-from gnc.frames import hill_dcm_and_rate
-from sim.gravity import J2_EARTH, MU_EARTH, R_EARTH, accel_twobody_j2
+from sim.forces.model import accel_spacecraft, set_ephemeris, shift_ephemeris
 
-# Row s holds the coefficients of stage s+1 (row 6 = 5th-order weights, whose stage is FSAL).
-_A = np.array([
-    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-    [1 / 5, 0.0, 0.0, 0.0, 0.0, 0.0],
-    [3 / 40, 9 / 40, 0.0, 0.0, 0.0, 0.0],
-    [44 / 45, -56 / 15, 32 / 9, 0.0, 0.0, 0.0],
-    [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729, 0.0, 0.0],
-    [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656, 0.0],
-    [35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84],
+# Nodes c_1..c_12 (and 1 for the new state), stage matrix a (row s = stage s+1), 8th-order weights b (row 12).
+_C = np.array([
+    0.0,
+    0.526001519587677318785587544488e-01,
+    0.789002279381515978178381316732e-01,
+    0.118350341907227396726757197510,
+    0.281649658092772603273242802490,
+    0.333333333333333333333333333333,
+    0.25,
+    0.307692307692307692307692307692,
+    0.651282051282051282051282051282,
+    0.6,
+    0.857142857142857142857142857142,
+    1.0,
+    1.0,  # the new state, at t + h
 ])
-# 5th- minus 4th-order weights.
-_E = np.array([71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40])
-_POS = np.array([0, 1, 2, 6, 7, 8])
+_A = np.zeros((13, 12))  # rows 0-11: stages; row 12: the 8th-order weights b
+_A[1, 0] = 5.26001519587677318785587544488e-2
+_A[2, 0] = 1.97250569845378994544595329183e-2
+_A[2, 1] = 5.91751709536136983633785987549e-2
+_A[3, 0] = 2.95875854768068491816892993775e-2
+_A[3, 2] = 8.87627564304205475450678981324e-2
+_A[4, 0] = 2.41365134159266685502369798665e-1
+_A[4, 2] = -8.84549479328286085344864962717e-1
+_A[4, 3] = 9.24834003261792003115737966543e-1
+_A[5, 0] = 3.7037037037037037037037037037e-2
+_A[5, 3] = 1.70828608729473871279604482173e-1
+_A[5, 4] = 1.25467687566822425016691814123e-1
+_A[6, 0] = 3.7109375e-2
+_A[6, 3] = 1.70252211019544039314978060272e-1
+_A[6, 4] = 6.02165389804559606850219397283e-2
+_A[6, 5] = -1.7578125e-2
+_A[7, 0] = 3.70920001185047927108779319836e-2
+_A[7, 3] = 1.70383925712239993810214054705e-1
+_A[7, 4] = 1.07262030446373284651809199168e-1
+_A[7, 5] = -1.53194377486244017527936158236e-2
+_A[7, 6] = 8.27378916381402288758473766002e-3
+_A[8, 0] = 6.24110958716075717114429577812e-1
+_A[8, 3] = -3.36089262944694129406857109825
+_A[8, 4] = -8.68219346841726006818189891453e-1
+_A[8, 5] = 2.75920996994467083049415600797e1
+_A[8, 6] = 2.01540675504778934086186788979e1
+_A[8, 7] = -4.34898841810699588477366255144e1
+_A[9, 0] = 4.77662536438264365890433908527e-1
+_A[9, 3] = -2.48811461997166764192642586468
+_A[9, 4] = -5.90290826836842996371446475743e-1
+_A[9, 5] = 2.12300514481811942347288949897e1
+_A[9, 6] = 1.52792336328824235832596922938e1
+_A[9, 7] = -3.32882109689848629194453265587e1
+_A[9, 8] = -2.03312017085086261358222928593e-2
+_A[10, 0] = -9.3714243008598732571704021658e-1
+_A[10, 3] = 5.18637242884406370830023853209
+_A[10, 4] = 1.09143734899672957818500254654
+_A[10, 5] = -8.14978701074692612513997267357
+_A[10, 6] = -1.85200656599969598641566180701e1
+_A[10, 7] = 2.27394870993505042818970056734e1
+_A[10, 8] = 2.49360555267965238987089396762
+_A[10, 9] = -3.0467644718982195003823669022
+_A[11, 0] = 2.27331014751653820792359768449
+_A[11, 3] = -1.05344954667372501984066689879e1
+_A[11, 4] = -2.00087205822486249909675718444
+_A[11, 5] = -1.79589318631187989172765950534e1
+_A[11, 6] = 2.79488845294199600508499808837e1
+_A[11, 7] = -2.85899827713502369474065508674
+_A[11, 8] = -8.87285693353062954433549289258
+_A[11, 9] = 1.23605671757943030647266201528e1
+_A[11, 10] = 6.43392746015763530355970484046e-1
+_A[12, 0] = 5.42937341165687622380535766363e-2
+_A[12, 5] = 4.45031289275240888144113950566
+_A[12, 6] = 1.89151789931450038304281599044
+_A[12, 7] = -5.8012039600105847814672114227
+_A[12, 8] = 3.1116436695781989440891606237e-1
+_A[12, 9] = -1.52160949662516078556178806805e-1
+_A[12, 10] = 2.01365400804030348374776537501e-1
+_A[12, 11] = 4.47106157277725905176885569043e-2
+
+_B = _A[12].copy()
+# 8th-order weights minus the embedded 5th- and 3rd-order ones (dop853.f: ER and BHH).
+_E5 = np.zeros(12)
+_E5[0] = 0.1312004499419488073250102996e-1
+_E5[5] = -0.1225156446376204440720569753e+1
+_E5[6] = -0.4957589496572501915214079952
+_E5[7] = 0.1664377182454986536961530415e+1
+_E5[8] = -0.3503288487499736816886487290
+_E5[9] = 0.3341791187130174790297318841
+_E5[10] = 0.8192320648511571246570742613e-1
+_E5[11] = -0.2235530786388629525884427845e-1
+_E3 = _B.copy()
+_E3[0] -= 0.244094488188976377952755905512
+_E3[8] -= 0.733846688281611857341361741547
+_E3[11] -= 0.220588235294117647058823529412e-1
 
 
-@njit(cache=True)
-def _rhs(y, accel_H, j2, out):
-    """Write dy/dt of the 12-state into out."""
-    a_T = accel_twobody_j2(y[0:3], MU_EARTH, j2, R_EARTH)
-    a_C = accel_twobody_j2(y[6:9], MU_EARTH, j2, R_EARTH)
-    # Only C_HN is used; it does not depend on the acceleration argument.
-    C_HN, _ = hill_dcm_and_rate(y[0:3], y[3:6], a_T)
+@njit(cache=True, inline='always')
+def rhs(t, y, accel_H, p, G, k, s):
+    """Write dy/dt of the 12-state y at t (s) into k[s]; p, G: ``ForceModel.kernel_arrays`` (ephemeris
+    interval holding t)."""
+    k[s, 3], k[s, 4], k[s, 5] = accel_spacecraft(0, t, y, 0, p, G)
+    k[s, 9], k[s, 10], k[s, 11] = accel_spacecraft(1, t, y, 6, p, G)
     for i in range(3):
-        out[i] = y[3 + i]
-        out[3 + i] = a_T[i]
-        out[6 + i] = y[9 + i]
-        out[9 + i] = a_C[i] + C_HN[0, i] * accel_H[0] + C_HN[1, i] * accel_H[1] + C_HN[2, i] * accel_H[2]
+        k[s, i] = y[3 + i]
+        k[s, 6 + i] = y[9 + i]
+    if accel_H[0] != 0.0 or accel_H[1] != 0.0 or accel_H[2] != 0.0:
+        # Target Hill triad (x = r/|r|, z = h/|h|, y = z x x; gnc.frames) inline: no allocation here.
+        rn = math.sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2])
+        xx, xy, xz = y[0] / rn, y[1] / rn, y[2] / rn
+        hx, hy, hz = y[1] * y[5] - y[2] * y[4], y[2] * y[3] - y[0] * y[5], y[0] * y[4] - y[1] * y[3]
+        hn = math.sqrt(hx * hx + hy * hy + hz * hz)
+        zx, zy, zz = hx / hn, hy / hn, hz / hn
+        yx, yy, yz = zy * xz - zz * xy, zz * xx - zx * xz, zx * xy - zy * xx
+        k[s, 9] += xx * accel_H[0] + yx * accel_H[1] + zx * accel_H[2]
+        k[s, 10] += xy * accel_H[0] + yy * accel_H[1] + zy * accel_H[2]
+        k[s, 11] += xz * accel_H[0] + yz * accel_H[1] + zz * accel_H[2]
 
 
-@njit(cache=True)
-def _step_into(y, accel_H, h, j2, k, y_new):
-    """One step of h (s) from y; k (7, 12) must hold f(y) in k[0].
+@njit(cache=True, inline='always')
+def rk8_step(t, y, accel_H, h, p, G, k, y_stage, y_new):
+    """One step of h (s) from (t, y); k (13, 12) must hold f(t, y) in k[0], p's ephemeris cover [t, t + h].
 
-    Writes the 5th-order state into y_new and f(y_new) into k[6]; returns the local error estimate
-    (max abs over the six position components, m).
+    Writes the 8th-order state into y_new and f(t + h, y_new) into k[12] (the next step's k[0]); returns
+    the local truncation error estimate (m, largest over the two spacecraft's positions).
     """
-    n = y.size
-    for s in range(1, 7):
+    n = 12  # the 12-state
+    for s in range(1, 13):
         for i in range(n):
-            acc = 0.0
-            for j in range(s):
-                acc += _A[s, j] * k[j, i]
-            y_new[i] = y[i] + h * acc
-        _rhs(y_new, accel_H, j2, k[s])
+            y_stage[i] = y[i]
+        for j in range(s):
+            a = h * _A[s, j]
+            if a != 0.0:
+                for i in range(n):
+                    y_stage[i] += a * k[j, i]
+        rhs(t + _C[s] * h, y_stage, accel_H, p, G, k, s)  # s = 12: f(t + h, y_new); one call site, one inlined copy
+    for i in range(n):
+        y_new[i] = y_stage[i]
     err = 0.0
-    for i in _POS:
-        e = 0.0
-        for j in range(7):
-            e += _E[j] * k[j, i]
-        err = max(err, abs(h * e))
+    for body in range(2):
+        e5 = 0.0
+        e3 = 0.0
+        for c in range(3):
+            i = 6 * body + c
+            a5 = 0.0
+            a3 = 0.0
+            for j in range(12):
+                a5 += _E5[j] * k[j, i]
+                a3 += _E3[j] * k[j, i]
+            e5 += a5 * a5
+            e3 += a3 * a3
+        if e5 > 0.0:
+            err = max(err, abs(h) * e5 / math.sqrt(e5 + 0.01 * e3))
     return err
 
 
 @njit(cache=True)
-def dp54_step(y, accel_H, h, j2_on):
-    """One Dormand-Prince step of h (s): returns (new 12-state, local position error estimate m)."""
-    j2 = J2_EARTH if j2_on else 0.0
-    k = np.empty((7, y.size))
-    y_new = np.empty(y.size)
-    _rhs(y, accel_H, j2, k[0])
-    err = _step_into(y, accel_H, h, j2, k, y_new)
-    return y_new, err
+def propagate(state, t0, accel_H, h, n_steps, p, G):
+    """n_steps steps of h (s) from (t0 s, state): returns (new 12-state, largest local error estimate, m).
 
-
-@njit(cache=True)
-def propagate(state, accel_H, dt_total, h_max, j2_on):
-    """Propagate the 12-state by exactly dt_total (s) in equal steps no longer than h_max (s).
-
-    accel_H: chaser thrust acceleration (m/s^2, target Hill axes), constant over dt_total.
-    Returns (new state, max local position error estimate over the steps, m). dt_total = 0 returns a copy.
+    accel_H: chaser thrust acceleration (m/s^2, target Hill axes), constant over the call. p, G:
+    ``ForceModel.kernel_arrays``; p's ephemeris block is set here.
     """
-    if dt_total < 0.0 or h_max <= 0.0:
-        raise ValueError("propagate needs dt_total >= 0 and h_max > 0")
     y = state.copy()
-    if dt_total == 0.0:
-        return y, 0.0
-    j2 = J2_EARTH if j2_on else 0.0
-    n_steps = max(1, int(np.ceil(dt_total / h_max - 1e-9)))
-    h = dt_total / n_steps
-    k = np.empty((7, y.size))
+    k = np.empty((13, y.size))
+    y_stage = np.empty(y.size)
     y_new = np.empty(y.size)
-    _rhs(y, accel_H, j2, k[0])
+    set_ephemeris(p, t0, t0 + h)
+    rhs(t0, y, accel_H, p, G, k, 0)
     err_max = 0.0
-    for _ in range(n_steps):
-        err_max = max(err_max, _step_into(y, accel_H, h, j2, k, y_new))
-        y[:] = y_new
-        k[0] = k[6]
+    for step in range(n_steps):
+        t = t0 + step * h
+        if step > 0:
+            shift_ephemeris(p, t + h)
+        err_max = max(err_max, rk8_step(t, y, accel_H, h, p, G, k, y_stage, y_new))
+        for i in range(y.size):
+            y[i] = y_new[i]
+            k[0, i] = k[12, i]
     return y, err_max
+
+
+def step_plan(dt_total: float, h_max: float) -> tuple[float, int]:
+    """(h, n): the fewest equal steps h <= h_max (s) covering dt_total (s) exactly; (0, 0) for dt_total = 0."""
+    if not (dt_total >= 0.0 and h_max > 0.0):
+        raise ValueError(f"need dt_total >= 0 and h_max > 0, got {dt_total}, {h_max}")
+    if dt_total == 0.0:
+        return 0.0, 0
+    n = max(1, math.ceil(dt_total / h_max - 1e-9))
+    return dt_total / n, n
+
+
+def propagate_forces(forces, state, t0_s, accel_H, dt_total, h_max, arrays=None):
+    """Propagate the 12-state under ``forces`` (sim.forces.ForceModel) from t0_s by exactly dt_total (s).
+
+    Equal steps no longer than h_max (s). With drag on, the density is resampled (NRLMSIS) at the start
+    of every step. arrays: the (p, G) of ``forces.kernel_arrays()`` to use (a caller that propagates
+    repeatedly keeps its own); default fresh ones. Returns (new state, largest local position error
+    estimate, m).
+    """
+    h, n = step_plan(dt_total, h_max)
+    y = np.asarray(state, dtype=np.float64)
+    a = np.asarray(accel_H, dtype=np.float64)
+    p, G = forces.kernel_arrays() if arrays is None else arrays
+    if not forces.has_drag:
+        return propagate(y, t0_s, a, h, n, p, G)
+    err = 0.0
+    for step in range(n):
+        t = t0_s + step * h
+        forces.sample_density(t, y, p)
+        y, e = propagate(y, t, a, h, 1, p, G)
+        err = max(err, e)
+    return y, err

@@ -14,6 +14,7 @@ import numpy as np
 
 from gnc.executive import Executive
 from gnc.guidance.modes import Mode
+from sim.forces import ForceModel
 from sim.scenario import Scenario
 from sim.sensors import RaeSensor
 from sim.telemetry import Signal, TelemetryWriter
@@ -87,7 +88,7 @@ def build(scn: Scenario, seed: int):
     world = TruthWorld.from_elements(
         t.semi_major_axis_m, t.eccentricity, math.radians(t.inclination_deg), math.radians(t.raan_deg),
         math.radians(t.arg_perigee_deg), math.radians(t.true_anomaly_deg), np.array(scn.chaser.r0_CT_H_m),
-        np.array(scn.chaser.v0_CT_H_m_s), scn.truth.step_s, scn.truth.j2, scn.vehicle.max_accel_m_s2,
+        np.array(scn.chaser.v0_CT_H_m_s), scn.truth.step_s, ForceModel.from_scenario(scn), scn.vehicle.max_accel_m_s2,
         scn.truth_accel_scale)
     s = scn.sensor
     sensor = RaeSensor(round(s.period_s * NS), s.range_noise_m, s.angle_noise_rad, s.range_bias_m,

@@ -63,13 +63,47 @@ class ChaserInitConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SurfaceForcesConfig:
+    """Drag and solar radiation pressure on one spacecraft (cannonball models, sim.forces)."""
+
+    drag: bool = spec(False, doc="atmospheric drag (NRLMSIS 2.1 density)")
+    cd: float = spec(2.2, unit="-", gt=0, le=10, doc="drag coefficient")
+    drag_area_m2: float = spec(1.0, unit="m^2", gt=0, doc="cross-section facing the flow")
+    srp: bool = spec(False, doc="solar radiation pressure with a conical Earth shadow")
+    cr: float = spec(1.3, unit="-", ge=0, le=2, doc="radiation pressure coefficient (1 absorbs, 2 mirrors)")
+    srp_area_m2: float = spec(1.0, unit="m^2", gt=0, doc="cross-section facing the Sun")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetForcesConfig(SurfaceForcesConfig):
+    """The target's drag and SRP, and its mass (the chaser's is vehicle.mass_kg + truth.mass_error_kg)."""
+
+    mass_kg: float = spec(500.0, unit="kg", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
 class TruthConfig:
-    """Truth propagation: integrator step and force models."""
+    """Truth propagation: integrator step and force models (sim.forces). Defaults: point mass + J2 only."""
 
     step_s: float = spec(unit="s", gt=0, le=60, doc="largest integrator step")
-    j2: bool = spec(True)
+    j2: bool = spec(True, doc="with gravity_degree = 0: point mass + J2 (true) or point mass (false)")
     thrust_scale: float = spec(1.0, unit="-", gt=0, doc="true thrust = thrust_scale x commanded thrust")
     mass_error_kg: float = spec(0.0, unit="kg", doc="true chaser mass - vehicle.mass_kg (what the flight code assumes)")
+    gravity_degree: int = spec(0, unit="-", ge=0, le=70,
+                               doc="0: point mass (+ J2); 2..70: EGM2008 harmonics to this degree and order")
+    third_body: bool = spec(False, doc="Sun and Moon gravity (analytic ephemerides)")
+    f107_sfu: float = spec(150.0, unit="sfu", gt=0, le=400, doc="F10.7 of the previous day, for drag")
+    f107a_sfu: float = spec(150.0, unit="sfu", gt=0, le=400, doc="81-day mean F10.7, for drag")
+    ap: float = spec(15.0, unit="-", ge=0, le=400, doc="daily geomagnetic Ap, for drag")
+    target: TargetForcesConfig = spec(TargetForcesConfig())
+    chaser: SurfaceForcesConfig = spec(SurfaceForcesConfig())
+
+    def validate(self, path):
+        if self.gravity_degree == 1:
+            raise ConfigError(f"{path}.gravity_degree", 1, "must be 0 (point mass + J2) or 2..70 (harmonics)")
+        if self.gravity_degree >= 2 and not self.j2:
+            raise ConfigError(f"{path}.j2", False, f"must be true with gravity_degree = {self.gravity_degree} "
+                              "(the harmonics include J2); set gravity_degree = 0 for point-mass gravity")
 
 
 @dataclass(frozen=True, kw_only=True)

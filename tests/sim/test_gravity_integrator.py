@@ -1,5 +1,6 @@
 """sim.gravity and sim.integrator against independent references (scipy DOP853, conservation laws,
-finite differences of the J2 potential, Vallado's secular J2 nodal rate)."""
+finite differences of the J2 potential, Vallado's secular J2 nodal rate). RK8-specific checks (order,
+error estimate, schedule): tests/sim/test_integrator.py."""
 
 import numpy as np
 import pytest
@@ -7,11 +8,17 @@ from scipy.integrate import solve_ivp
 
 from gnc.frames import hill_to_eci, kepler_to_eci
 from sim.gravity import J2_EARTH, MU_EARTH, R_EARTH, accel_twobody_j2
-from sim.integrator import dp54_step, propagate
+from sim.forces import ForceModel
+from sim.integrator import propagate_forces
 
 A_500 = R_EARTH + 500e3
 INC = np.radians(51.6)
 PERIOD = 2 * np.pi * np.sqrt(A_500**3 / MU_EARTH)
+
+
+def propagate(y, accel_H, dt, h_max, j2_on):
+    """Point mass (+ J2) propagation from t = 0: (state, local error estimate m)."""
+    return propagate_forces(ForceModel.point_mass_j2(j2_on), y, 0.0, accel_H, dt, h_max)
 
 
 def potential(r, j2):
@@ -74,30 +81,6 @@ def test_matches_scipy_dop853_over_one_orbit_with_j2_and_thrust(h_max):
     assert err_abs < 5e-5, msg
     assert err_rel < 1e-6, msg
     assert est < 1e-5, msg
-
-
-def test_local_error_estimate_bounds_one_step_error():
-    y0 = initial_state()
-    accel_H = np.zeros(3)
-    for h in (30.0, 60.0, 120.0):
-        ref = solve_ivp(ref_rhs, (0.0, h), y0, method="DOP853", rtol=1e-13, atol=1e-10, args=(accel_H,)).y[:, -1]
-        y, est = dp54_step(y0, accel_H, h, True)
-        actual = np.abs(y - ref)[[0, 1, 2, 6, 7, 8]].max()
-        # The estimate is the error of the embedded 4th-order solution: an upper bound on the 5th-order one.
-        assert actual < est < 100 * actual, f"h={h}: actual {actual:.2e} m, estimate {est:.2e} m"
-
-
-def test_steps_exactly_to_dt_total():
-    y0 = initial_state()
-    a = np.array([1e-4, 0.0, 0.0])
-    y_one, _ = propagate(y0, a, 25.0, 10.0, True)  # three steps of 25/3 s
-    y_manual = y0
-    for _ in range(3):
-        y_manual, _ = dp54_step(y_manual, a, 25.0 / 3.0, True)
-    np.testing.assert_array_equal(y_one, y_manual)
-    y_zero, err = propagate(y0, a, 0.0, 10.0, True)
-    np.testing.assert_array_equal(y_zero, y0)
-    assert err == 0.0
 
 
 def test_two_body_energy_and_angular_momentum_conserved():
