@@ -40,6 +40,16 @@ def wilson95(successes: int, n: int) -> list[float]:
     return [centre - half, centre + half]
 
 
+def _success(records) -> dict:
+    """count, rate and final modes of the flown run records given."""
+    summ = [r["summary"] for r in records]
+    n_ok = sum(s["success"] for s in summ)
+    modes: dict[str, int] = {}
+    for s in summ:
+        modes[s["final_mode"]] = modes.get(s["final_mode"], 0) + 1
+    return {"runs": len(summ), "count": n_ok, "rate": n_ok / len(summ) if summ else math.nan, "final_mode": modes}
+
+
 def nees_over_time(series: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(t_s, runs still flying M, campaign-average position NEES, lower, upper 95 % bound) on the series grid."""
     n = max((len(s["t_s"]) for s in series), default=0)
@@ -67,9 +77,6 @@ def build_report(campaign_dir) -> tuple[dict, dict[int, dict], dict[int, dict]]:
     n_success = sum(s["success"] for s in summ)
     keep_out_m = summ[0]["keep_out_radius_m"] if summ else math.nan
     violating = [k for k, r in flown.items() if r["summary"]["keep_out_violation_s"] > 0]
-    final_modes: dict[str, int] = {}
-    for s in summ:
-        final_modes[s["final_mode"]] = final_modes.get(s["final_mode"], 0) + 1
     t, m, nees, lo, hi = nees_over_time(list(series.values()))
     inside = (nees >= lo) & (nees <= hi)
     ran = sum(s["ran"] for s in man["sessions"])
@@ -78,8 +85,11 @@ def build_report(campaign_dir) -> tuple[dict, dict[int, dict], dict[int, dict]]:
     draws = {}
     for r in records.values():
         for key, v in (r.get("draw") or {}).items():
+            if key == "faults":
+                continue
             for i, x in enumerate(v if isinstance(v, list) else [v]):
                 draws.setdefault(f"{key}[{i}]" if isinstance(v, list) else key, []).append(x)
+    faulted = {k for k, r in flown.items() if (r.get("draw") or {}).get("faults")}
     report = {
         "scenario": man["scenario"],
         "campaign_seed": man["campaign_seed"],
@@ -90,12 +100,15 @@ def build_report(campaign_dir) -> tuple[dict, dict[int, dict], dict[int, dict]]:
                    if "error" in r],
         "success": {"count": n_success, "rate": n_success / len(records) if records else math.nan,
                     "rate_wilson95": wilson95(n_success, len(records))},
-        "final_mode": final_modes,
+        "final_mode": _success(flown.values())["final_mode"],
         "delta_v_m_s": distribution(s["delta_v_m_s"] for s in summ),
         "min_range_m": distribution(s["min_range_m"] for s in summ),
         "keep_out": {"radius_m": keep_out_m, "violating_runs": violating,
                      "violation_s": distribution(s["keep_out_violation_s"] for s in summ)},
         "hold_pos_err_max_m": distribution(s["hold_pos_err_max_m"] for s in summ),
+        "faults": {"runs_with_injected_faults": sorted(faulted),
+                   "success_with_faults": _success(flown[k] for k in faulted),
+                   "success_without_faults": _success(r for k, r in flown.items() if k not in faulted)},
         "nav": {
             "pos_err_rms_m": distribution(s["nav_pos_err_rms_m"] for s in summ),
             "nees_pos_diag_mean": distribution(c["nees_pos_diag_mean"] for c in nav),
@@ -200,6 +213,8 @@ def format_report(r: dict) -> str:
                 f"max {d['max']:{fmt}} {unit} (n = {d['n']})")
 
     s, ko, nav, tm = r["success"], r["keep_out"], r["nav"], r["timing"]
+    fl = r["faults"]
+    fw, fo = fl["success_with_faults"], fl["success_without_faults"]
     nis_unit = f"({nav['nis_dof']} dof)"
     lines = [
         f"campaign '{r['scenario']}' (seed {r['campaign_seed']}): {r['recorded']} of {r['runs']} runs recorded, "
@@ -210,6 +225,8 @@ def format_report(r: dict) -> str:
         f"  min range           min {r['min_range_m']['min']:.4g}, p1 {r['min_range_m']['p1']:.4g}, "
         f"p50 {r['min_range_m']['p50']:.4g} m; keep-out {ko['radius_m']:g} m violated in {len(ko['violating_runs'])} runs",
         f"  hold error max      {dist(r['hold_pos_err_max_m'], 'm')}",
+        f"  injected faults     {len(fl['runs_with_injected_faults'])} runs: {fw['count']}/{fw['runs']} succeeded, "
+        f"final modes {fw['final_mode']}; without faults {fo['count']}/{fo['runs']} succeeded",
         f"  nav pos error rms   {dist(nav['pos_err_rms_m'], 'm')}",
         f"  NEES pos (diag P)   {dist(nav['nees_pos_diag_mean'], '(3 dof)')}; campaign average inside its 95 % "
         f"bounds {nav['nees_pos_avg_in_bounds95_frac']:.0%} of the time",

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from gnc.config import Vec3
-from gnc.schema import load, spec
+from gnc.schema import ConfigError, load, spec
 
 STREAM_TAG = 0x44495350  # "DISP": keeps the dispersion streams apart from the run's own seed streams
-GROUPS = ("initial_state", "sensor", "vehicle")
+GROUPS = ("initial_state", "sensor", "vehicle", "faults")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +55,22 @@ class VehicleDispersion:
 
     mass_sigma_kg: float = spec(0.0, unit="kg", ge=0, doc="truth.mass_error_kg += N(0, s^2)")
     thrust_scale_sigma: float = spec(0.0, unit="-", ge=0, doc="truth.thrust_scale x= 1 + N(0, s^2)")
+    drag_area_log_sigma: float = spec(0.0, unit="-", ge=0, le=2,
+                                      doc="truth.chaser.drag_area_m2 x exp(N(0, s^2)) (attitude-dependent area)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaultDispersion:
+    """Random faults of the truth (``sim.faults``), added to those the scenario declares."""
+
+    sensor_outage_prob: float = spec(0.0, unit="-", ge=0, le=1, doc="probability of one relative-sensor outage")
+    outage_duration_s: tuple[float, float] = spec((10.0, 120.0), unit="s", gt=0,
+                                                  doc="outage duration uniform in [min, max]")
+
+    def validate(self, path):
+        lo, hi = self.outage_duration_s
+        if hi < lo:
+            raise ConfigError(f"{path}.outage_duration_s", [lo, hi], "must be [min, max] with min <= max")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +80,7 @@ class Dispersions:
     initial_state: InitialStateDispersion = spec(InitialStateDispersion())
     sensor: SensorDispersion = spec(SensorDispersion())
     vehicle: VehicleDispersion = spec(VehicleDispersion())
+    faults: FaultDispersion = spec(FaultDispersion())
 
 
 def draw(scn, seed: int) -> dict:
@@ -71,14 +88,20 @@ def draw(scn, seed: int) -> dict:
 
     Keys: dr0_H_m, dv0_H_m_s (added to the initial state), noise_scale (x sensor noise sigmas),
     d_range_bias_m, d_angle_bias_rad (added), dropout_prob (replaces), d_mass_kg (added to
-    truth.mass_error_kg), thrust_scale (x truth.thrust_scale).
+    truth.mass_error_kg), thrust_scale (x truth.thrust_scale), drag_area_scale (x truth.chaser.drag_area_m2),
+    faults (a list of ``sim.faults`` tables appended to the scenario's; an outage starts uniformly within
+    run.max_duration_s).
     """
-    i, s, v = scn.dispersions.initial_state, scn.dispersions.sensor, scn.dispersions.vehicle
+    i, s, v, f = (scn.dispersions.initial_state, scn.dispersions.sensor, scn.dispersions.vehicle,
+                  scn.dispersions.faults)
     streams = np.random.SeedSequence([seed, STREAM_TAG]).spawn(len(GROUPS))
     g = {name: np.random.default_rng(ss) for name, ss in zip(GROUPS, streams)}
     z_state = g["initial_state"].standard_normal(6)
     z_sensor = g["sensor"].standard_normal(3)
-    z_vehicle = g["vehicle"].standard_normal(2)
+    z_vehicle = g["vehicle"].standard_normal(3)
+    u_fault = g["faults"].random(3)
+    outage = {"kind": "sensor_outage", "start_s": float(u_fault[1] * scn.run.max_duration_s),
+              "duration_s": float(f.outage_duration_s[0] + u_fault[2] * np.diff(f.outage_duration_s)[0])}
     p0 = scn.sensor.dropout_prob
     return {
         "dr0_H_m": (np.array(i.pos_sigma_H_m) * z_state[:3]).tolist(),
@@ -89,6 +112,8 @@ def draw(scn, seed: int) -> dict:
         "dropout_prob": float(g["sensor"].uniform(p0, max(p0, s.dropout_prob_max))),
         "d_mass_kg": v.mass_sigma_kg * float(z_vehicle[0]),
         "thrust_scale": 1.0 + v.thrust_scale_sigma * float(z_vehicle[1]),
+        "drag_area_scale": math.exp(v.drag_area_log_sigma * z_vehicle[2]),
+        "faults": [outage] if u_fault[0] < f.sensor_outage_prob else [],
     }
 
 
@@ -109,6 +134,8 @@ def apply(scn, values: dict, seed: int):
     sen["dropout_prob"] = values["dropout_prob"]
     tr["mass_error_kg"] += values["d_mass_kg"]
     tr["thrust_scale"] *= values["thrust_scale"]
+    tr["chaser"]["drag_area_m2"] *= values["drag_area_scale"]
+    data["faults"] = list(data["faults"]) + values["faults"]
     data["dispersions"] = dataclasses.asdict(Dispersions())
     return load(type(scn), data)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from gnc.executive import Executive
 from gnc.guidance.modes import Mode
+from sim.faults import with_faults
 from sim.forces import ForceModel
 from sim.scenario import Scenario
 from sim.sensors import RaeSensor
@@ -94,7 +95,7 @@ def build(scn: Scenario, seed: int):
     sensor = RaeSensor(round(s.period_s * NS), s.range_noise_m, s.angle_noise_rad, s.range_bias_m,
                        s.angle_bias_rad, math.radians(s.fov_half_angle_deg), s.max_range_m,
                        max(s.min_range_m, 1e-3), s.dropout_prob, sensor_rng)
-    io = SimVehicleIO(world, sensor)
+    io = SimVehicleIO(world, with_faults(sensor, scn.faults))
     sig0 = np.array([scn.nav.init_pos_sigma_m] * 3 + [scn.nav.init_vel_sigma_m_s] * 3)
     r0, v0 = world.relative_state()
     x0_hat = np.concatenate([r0, v0]) + sig0 * nav_rng.standard_normal(6)

@@ -13,6 +13,7 @@ from pathlib import Path
 from gnc.config import ControlConfig, FlightConfig, MissionConfig, NavConfig, Vec3, VehicleConfig
 from gnc.schema import ConfigError, load, spec
 from sim.dispersions import Dispersions
+from sim.faults import SensorFault
 from sim.gravity import MU_EARTH, R_EARTH
 
 
@@ -140,6 +141,7 @@ class Scenario:
     control: ControlConfig = spec()
     mission: MissionConfig = spec()
     dispersions: Dispersions = spec(Dispersions(), doc="Monte Carlo dispersions (sim.dispersions); none by default")
+    faults: tuple[SensorFault, ...] = spec((), doc="faults injected into the truth (sim.faults); none by default")
 
     @property
     def mean_motion_rad_s(self) -> float:

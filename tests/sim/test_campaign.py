@@ -36,7 +36,8 @@ def _variant(text, *pairs):
 # 4 of 6 are drawn inside the 100 m keep-out sphere and must be recorded as failed; the others fly.
 EDGE = _variant(QUICK, ("max_duration_s = 1500", "max_duration_s = 300"),
                 ("r0_CT_H_m = [0.0, -1200.0, 0.0]", "r0_CT_H_m = [0.0, -160.0, 0.0]"),
-                ("pos_sigma_H_m = [10.0, 30.0, 10.0]", "pos_sigma_H_m = [10.0, 60.0, 10.0]"))
+                ("pos_sigma_H_m = [10.0, 30.0, 10.0]", "pos_sigma_H_m = [10.0, 60.0, 10.0]")) + \
+    "\n[dispersions.faults]\nsensor_outage_prob = 0.5\noutage_duration_s = [10.0, 120.0]\n"
 EDGE_SEED, EDGE_RUNS = 4, 6
 SHORT = _variant(QUICK, ("max_duration_s = 1500", "max_duration_s = 300"))
 
@@ -59,7 +60,7 @@ def test_no_dispersion_is_the_nominal_scenario_and_groups_draw_independently():
     full, part = draw(base, 11), draw(only_state, 11)
     assert full["dr0_H_m"] == part["dr0_H_m"] and full["dv0_H_m_s"] == part["dv0_H_m_s"]
     assert part["d_mass_kg"] == 0.0 and full["d_mass_kg"] != 0.0
-    assert GROUPS == ("initial_state", "sensor", "vehicle")  # new groups append: existing streams keep their keys
+    assert GROUPS == ("initial_state", "sensor", "vehicle", "faults")  # new groups append: existing streams keep their keys
 
 
 def test_draws_follow_their_declared_distributions():
@@ -147,6 +148,10 @@ def test_report_statistics_match_numpy_on_the_stored_runs(edge_campaign):
     nees = np.array([r["nav_consistency"]["nees_pos_diag_mean"] for r in flown])
     assert rep["nav"]["nees_pos_diag_mean"]["p50"] == pytest.approx(np.median(nees), rel=1e-12)
     assert rep["draws"]["dr0_H_m[1]"]["n"] == EDGE_RUNS  # failed runs keep their draw
+    faulted = sorted(r["k"] for r in flown if r["draw"]["faults"])
+    assert rep["faults"]["runs_with_injected_faults"] == faulted
+    assert rep["faults"]["success_with_faults"]["runs"] == len(faulted)
+    assert (rep["faults"]["success_with_faults"]["count"] + rep["faults"]["success_without_faults"]["count"]) == n_ok
     for name in ("trajectories", "delta_v", "min_range", "nav_error"):
         assert (out / "plots" / f"{name}.png").stat().st_size > 10_000
 

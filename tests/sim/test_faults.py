@@ -1,0 +1,105 @@
+"""Scenario-declared and dispersed faults of the relative sensor, and how the closed loop answers them."""
+
+import dataclasses
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from gnc.guidance.modes import Mode
+from gnc.guidance.safety import free_drift_min_range
+from gnc.schema import ConfigError
+from sim.dispersions import apply, draw, to_toml
+from sim.faults import FaultySensor, SensorBiasJump, SensorOutage
+from sim.run import run_scenario
+from sim.scenario import parse_scenario
+from sim.sensors import RaeSensor
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICK = (ROOT / "scenarios" / "mc_quick.toml").read_text()
+NS = 1_000_000_000
+
+
+def _lidar(seed):
+    return RaeSensor(NS, 0.5, 5e-4, 0.1, 5e-5, np.radians(20), 8000.0, 1.0, 0.0, np.random.default_rng(seed))
+
+
+def _samples(sensor, n):
+    r, point = np.array([0.0, -500.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    return [sensor.sample(k * NS, r, point) for k in range(n)]
+
+
+def test_outage_discards_samples_and_leaves_the_noise_sequence_alone():
+    faults = (SensorOutage(kind="sensor_outage", start_s=10.0, duration_s=5.0),)
+    clean, faulty = _samples(_lidar(1), 30), _samples(FaultySensor(_lidar(1), faults), 30)
+    for k, (a, b) in enumerate(zip(clean, faulty)):
+        assert (b is None) if 10 <= k < 15 else (b == a)
+
+
+def test_bias_jump_adds_its_steps_from_its_start_time():
+    faults = (SensorBiasJump(kind="sensor_bias_jump", start_s=5.0, range_bias_m=3.0, angle_bias_rad=1e-3),
+              SensorBiasJump(kind="sensor_bias_jump", start_s=8.0, range_bias_m=-1.0))
+    clean, faulty = _samples(_lidar(2), 12), _samples(FaultySensor(_lidar(2), faults), 12)
+    for k, (a, b) in enumerate(zip(clean, faulty)):
+        dr = (3.0 if k >= 5 else 0.0) + (-1.0 if k >= 8 else 0.0)
+        da = 1e-3 if k >= 5 else 0.0
+        assert b.range_m == pytest.approx(a.range_m + dr, abs=1e-12)
+        assert b.az_rad == pytest.approx(a.az_rad + da, abs=1e-12)
+        assert b.el_rad == pytest.approx(a.el_rad + da, abs=1e-12)
+
+
+def test_fault_tables_are_validated_by_name():
+    bad = QUICK + '\n[[faults]]\nkind = "sensor_outage"\nstart_s = 100.0\nduration_s = -5.0\n'
+    with pytest.raises(ConfigError, match=r"^faults\[0\]\.duration_s = -5\.0: must be > 0"):
+        parse_scenario(bad)
+    bad = QUICK + '\n[[faults]]\nkind = "thruster_on_fire"\nstart_s = 100.0\n'
+    with pytest.raises(ConfigError, match=r"^faults\[0\]\.kind = 'thruster_on_fire': must be one of"):
+        parse_scenario(bad)
+
+
+def test_dispersed_outages_follow_their_probability_and_duration_range():
+    text = QUICK + "\n[dispersions.faults]\nsensor_outage_prob = 0.25\noutage_duration_s = [20.0, 80.0]\n"
+    scn = parse_scenario(text)
+    v = [draw(scn, s) for s in range(4000)]
+    got = [x["faults"][0] for x in v if x["faults"]]
+    assert len(got) / len(v) == pytest.approx(0.25, abs=0.02)
+    dur = np.array([f["duration_s"] for f in got])
+    start = np.array([f["start_s"] for f in got])
+    assert 20.0 <= dur.min() and dur.max() <= 80.0 and dur.mean() == pytest.approx(50.0, abs=1.5)
+    assert 0 <= start.min() and start.max() <= scn.run.max_duration_s
+    k = next(i for i, x in enumerate(v) if x["faults"])
+    d = apply(scn, v[k], k)
+    assert d.faults == (SensorOutage(**v[k]["faults"][0]),)
+    assert parse_scenario(to_toml(dataclasses.asdict(d))) == d
+
+
+def _quick_with(fault_toml, tmp_path):
+    text = QUICK + "\n" + fault_toml
+    scn = parse_scenario(text)
+    return scn, run_scenario(scn, text, tmp_path, plots=False)
+
+
+def test_short_outage_is_coasted_through(tmp_path):
+    scn, s = _quick_with('[[faults]]\nkind = "sensor_outage"\nstart_s = 600.0\nduration_s = 40.0\n', tmp_path)
+    assert s["success"], s["events"]
+    with h5py.File(tmp_path / "telemetry.h5", "r") as f:
+        t, n_meas, sig = f["t_s"][()], f["n_meas"][()], f["sigma_H"][()]
+    inside = (t > 600) & (t < 640)
+    assert n_meas[inside].sum() == 0 and n_meas[t > 650].min() > 0
+    # the covariance grows while coasting and shrinks again once measurements return
+    k_in, k_after = np.flatnonzero(inside)[-1], np.flatnonzero(t > 700)[0]
+    assert sig[k_in, :3].max() > sig[np.flatnonzero(t < 600)[-1], :3].max()
+    assert sig[k_after, :3].max() < sig[k_in, :3].max()
+
+
+def test_long_outage_aborts_to_a_passively_safe_drift(tmp_path):
+    scn, s = _quick_with('[[faults]]\nkind = "sensor_outage"\nstart_s = 600.0\nduration_s = 600.0\n', tmp_path)
+    assert not s["success"] and s["final_mode"] == "ABORT"
+    abort = next(e for e in s["events"] if "no relative measurement" in e["text"])
+    assert 600 + scn.mission.abort.sensor_timeout_s <= abort["t_s"] <= 600 + scn.mission.abort.sensor_timeout_s + 20
+    with h5py.File(tmp_path / "telemetry.h5", "r") as f:
+        mode, r, v = f["mode"][()], f["r_true_H"][()], f["v_true_H"][()]
+    assert mode[-1] == Mode.ABORT
+    x_end = np.concatenate([r[-1], v[-1]])
+    assert free_drift_min_range(scn.flight().n_rad_s, x_end, 86400.0, 20.0) > scn.control.keep_out_radius_m
