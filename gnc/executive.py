@@ -17,6 +17,7 @@ from gnc.config import FlightConfig
 from gnc.control.allocation import allocate_accel
 from gnc.control.lqr import LqrController
 from gnc.control.mpc import RelativeMPC
+from gnc.fdir import SensorHealth
 from gnc.guidance.modes import MissionManager, Mode
 from gnc.guidance.safety import escape_burn
 from gnc.models.rae import rae_from_rel
@@ -85,6 +86,8 @@ class Executive:
         else:
             self.mpc = RelativeMPC(**common, fuel_weight=c.fuel_weight, path=c.mpc_path, solver=c.solver)
         self.guidance = MissionManager(cfg, self.t0_ns)
+        self.sensor_health = SensorHealth("relative sensor", self.t0_ns, 10 * cfg.nav.period_s, 5,
+                                          self.guidance.log)
         self.stats = {"nav": StageStats(self.nav_period_ns), "ctrl": StageStats(round(c.budget_s * NS))}
         self.accel_H = np.zeros(3)
         self.last_meas_ns = self.t0_ns
@@ -116,15 +119,17 @@ class Executive:
         return self.guidance.mode
 
     def _nav_stage(self) -> int:
-        n_meas = 0
+        outcomes = []
         for m in self.io.read_sensors():
             if m.t_ns < self.nav.t_ns:
                 continue  # late sample; time-tag handling comes with the navigation issue
             res = self.nav.update(m)
-            n_meas += 1
+            outcomes.append(res.accepted)
             self.last_nis = res.nis
             if res.accepted:
                 self.last_meas_ns = m.t_ns
+        self.sensor_health.update(self.t_ns, outcomes)
+        n_meas = len(outcomes)
         self.nav.predict_to(self.t_ns, self.accel_H)
         return n_meas
 

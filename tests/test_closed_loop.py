@@ -78,7 +78,9 @@ def test_lost_sensor_aborts_to_a_passively_safe_drift(tmp_path):
                          r=("max_range_m = 8000.0", "max_range_m = 3000.0"))
     s = run_scenario(scn, text, tmp_path, plots=False)
     assert not s["success"] and s["final_mode"] == "ABORT"
-    assert "no relative measurement" in s["events"][1]["text"]
+    texts = [e["text"] for e in s["events"]]
+    assert "relative sensor silent: no measurement for 11 s" in texts[1]  # detected after 10 nav periods
+    assert "no relative measurement" in texts[2]
     assert s["keep_out_violation_s"] == 0.0
     with h5py.File(tmp_path / "telemetry.h5", "r") as f:
         mode, r, v = f["mode"][()], f["r_true_H"][()], f["v_true_H"][()]

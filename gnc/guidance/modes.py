@@ -92,14 +92,15 @@ class MissionManager:
     def success(self) -> bool:
         return self.mode == Mode.DONE
 
-    def _log(self, t_ns: int, text: str) -> None:
+    def log(self, t_ns: int, text: str) -> None:
+        """Record an event at t_ns (ns since epoch)."""
         self.events.append(Event(t_ns, text))
 
     def _start_phase(self, t_ns: int, x_hat: np.ndarray) -> None:
         self.index += 1
         if self.index >= len(self.phases):
             self.mode = Mode.DONE
-            self._log(t_ns, "mission complete")
+            self.log(t_ns, "mission complete")
             return
         p = self.phases[self.index]
         self.mode = _MODE_OF[type(p)]
@@ -122,7 +123,7 @@ class MissionManager:
         else:
             self._ref = TransferArc(self.n, r0, np.array(p.to_H_m), p.transfer_s)
             self._t_end_s = p.transfer_s
-        self._log(t_ns, f"phase {self.index} '{p.name}' ({p.kind}) started")
+        self.log(t_ns, f"phase {self.index} '{p.name}' ({p.kind}) started")
 
     def _phase_done(self, t_ns: int, x_hat: np.ndarray) -> bool:
         elapsed = (t_ns - self._t_start_ns) / NS
@@ -175,11 +176,11 @@ class MissionManager:
                 a = self.abort_cfg
                 escape, min_r = escape_burn(self.n, x_hat, self.keep_out + a.keep_out_margin_m,
                                             a.escape_dv_m_s, a.safe_drift_s)
-                self._log(t_ns, f"ABORT: {reason}; escape dv {np.round(escape, 4).tolist()} m/s, "
+                self.log(t_ns, f"ABORT: {reason}; escape dv {np.round(escape, 4).tolist()} m/s, "
                                 f"free-drift minimum range {min_r:.0f} m over {a.safe_drift_s:.0f} s")
             elif self._phase_done(t_ns, x_hat):
                 self.phases_completed.append(self.phases[self.index].name)
-                self._log(t_ns, f"phase {self.index} '{self.phases[self.index].name}' completed")
+                self.log(t_ns, f"phase {self.index} '{self.phases[self.index].name}' completed")
                 self._start_phase(t_ns, x_hat)
         t0 = (t_ns - self._t_start_ns) / NS
         xref = np.empty((horizon + 1, 6))

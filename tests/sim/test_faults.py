@@ -83,6 +83,9 @@ def _quick_with(fault_toml, tmp_path):
 def test_short_outage_is_coasted_through(tmp_path):
     scn, s = _quick_with('[[faults]]\nkind = "sensor_outage"\nstart_s = 600.0\nduration_s = 40.0\n', tmp_path)
     assert s["success"], s["events"]
+    texts = [(e["t_s"], e["text"]) for e in s["events"]]
+    assert (610.0, "relative sensor silent: no measurement for 11 s") in texts  # last sample at 599 s
+    assert (640.0, "relative sensor measurements back after 41 s") in texts
     with h5py.File(tmp_path / "telemetry.h5", "r") as f:
         t, n_meas, sig = f["t_s"][()], f["n_meas"][()], f["sigma_H"][()]
     inside = (t > 600) & (t < 640)
@@ -96,6 +99,8 @@ def test_short_outage_is_coasted_through(tmp_path):
 def test_long_outage_aborts_to_a_passively_safe_drift(tmp_path):
     scn, s = _quick_with('[[faults]]\nkind = "sensor_outage"\nstart_s = 600.0\nduration_s = 600.0\n', tmp_path)
     assert not s["success"] and s["final_mode"] == "ABORT"
+    texts = [e["text"] for e in s["events"]]
+    assert any(x.startswith("relative sensor silent") for x in texts)
     abort = next(e for e in s["events"] if "no relative measurement" in e["text"])
     assert 600 + scn.mission.abort.sensor_timeout_s <= abort["t_s"] <= 600 + scn.mission.abort.sensor_timeout_s + 20
     with h5py.File(tmp_path / "telemetry.h5", "r") as f:
@@ -103,3 +108,12 @@ def test_long_outage_aborts_to_a_passively_safe_drift(tmp_path):
     assert mode[-1] == Mode.ABORT
     x_end = np.concatenate([r[-1], v[-1]])
     assert free_drift_min_range(scn.flight().n_rad_s, x_end, 86400.0, 20.0) > scn.control.keep_out_radius_m
+
+
+def test_bias_jump_is_isolated_by_the_gate_and_the_chaser_aborts_safely(tmp_path):
+    scn, s = _quick_with('[[faults]]\nkind = "sensor_bias_jump"\nstart_s = 600.0\nrange_bias_m = 30.0\n', tmp_path)
+    texts = [(e["t_s"], e["text"]) for e in s["events"]]
+    iso = [t for t, x in texts if "isolated" in x]
+    assert len(iso) == 1 and 600 <= iso[0] <= 610  # 5 rejections at 1 Hz
+    assert s["final_mode"] == "ABORT" and s["keep_out_violation_s"] == 0.0
+    assert any("no relative measurement" in x for _, x in texts)
