@@ -84,7 +84,7 @@ def _percentile(xs, q) -> float:
 def build(scn: Scenario, seed: int):
     """Truth world, simulated IO and executive for scenario scn with the given seed."""
     rng = np.random.default_rng(seed)
-    sensor_rng, nav_rng = rng.spawn(2)
+    sensor_rng, nav_rng, fault_rng = rng.spawn(3)  # spawn(3)[:2] == spawn(2): older streams unchanged
     t = scn.target
     world = TruthWorld.from_elements(
         t.semi_major_axis_m, t.eccentricity, math.radians(t.inclination_deg), math.radians(t.raan_deg),
@@ -95,7 +95,7 @@ def build(scn: Scenario, seed: int):
     sensor = RaeSensor(round(s.period_s * NS), s.range_noise_m, s.angle_noise_rad, s.range_bias_m,
                        s.angle_bias_rad, math.radians(s.fov_half_angle_deg), s.max_range_m,
                        max(s.min_range_m, 1e-3), s.dropout_prob, sensor_rng)
-    io = SimVehicleIO(world, with_faults(sensor, scn.faults))
+    io = SimVehicleIO(world, with_faults(sensor, scn.faults, fault_rng))
     sig0 = np.array([scn.nav.init_pos_sigma_m] * 3 + [scn.nav.init_vel_sigma_m_s] * 3)
     r0, v0 = world.relative_state()
     x0_hat = np.concatenate([r0, v0]) + sig0 * nav_rng.standard_normal(6)

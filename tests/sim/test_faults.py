@@ -11,7 +11,7 @@ from gnc.guidance.modes import Mode
 from gnc.guidance.safety import free_drift_min_range
 from gnc.schema import ConfigError
 from sim.dispersions import apply, draw, to_toml
-from sim.faults import FaultySensor, SensorBiasJump, SensorOutage
+from sim.faults import FaultySensor, SensorBiasJump, SensorOutage, SensorOutliers
 from sim.run import run_scenario
 from sim.scenario import parse_scenario
 from sim.sensors import RaeSensor
@@ -32,7 +32,7 @@ def _samples(sensor, n):
 
 def test_outage_discards_samples_and_leaves_the_noise_sequence_alone():
     faults = (SensorOutage(kind="sensor_outage", start_s=10.0, duration_s=5.0),)
-    clean, faulty = _samples(_lidar(1), 30), _samples(FaultySensor(_lidar(1), faults), 30)
+    clean, faulty = _samples(_lidar(1), 30), _samples(FaultySensor(_lidar(1), faults, None), 30)
     for k, (a, b) in enumerate(zip(clean, faulty)):
         assert (b is None) if 10 <= k < 15 else (b == a)
 
@@ -40,13 +40,28 @@ def test_outage_discards_samples_and_leaves_the_noise_sequence_alone():
 def test_bias_jump_adds_its_steps_from_its_start_time():
     faults = (SensorBiasJump(kind="sensor_bias_jump", start_s=5.0, range_bias_m=3.0, angle_bias_rad=1e-3),
               SensorBiasJump(kind="sensor_bias_jump", start_s=8.0, range_bias_m=-1.0))
-    clean, faulty = _samples(_lidar(2), 12), _samples(FaultySensor(_lidar(2), faults), 12)
+    clean, faulty = _samples(_lidar(2), 12), _samples(FaultySensor(_lidar(2), faults, None), 12)
     for k, (a, b) in enumerate(zip(clean, faulty)):
         dr = (3.0 if k >= 5 else 0.0) + (-1.0 if k >= 8 else 0.0)
         da = 1e-3 if k >= 5 else 0.0
         assert b.range_m == pytest.approx(a.range_m + dr, abs=1e-12)
         assert b.az_rad == pytest.approx(a.az_rad + da, abs=1e-12)
         assert b.el_rad == pytest.approx(a.el_rad + da, abs=1e-12)
+
+
+def test_outliers_hit_with_their_probability_and_exact_magnitude_inside_their_window():
+    f = SensorOutliers(kind="sensor_outliers", start_s=100.0, duration_s=4000.0, prob=0.3, range_m=20.0,
+                       angle_rad=0.01)
+    n = 4200
+    clean, faulty = _samples(_lidar(3), n), _samples(FaultySensor(_lidar(3), (f,), np.random.default_rng(9)), n)
+    dr = np.array([b.range_m - a.range_m for a, b in zip(clean, faulty)])
+    dl = np.array([b.el_rad - a.el_rad for a, b in zip(clean, faulty)])
+    assert not dr[:100].any() and not dr[4100:].any()
+    hit = dr[100:4100] != 0
+    assert hit.mean() == pytest.approx(0.3, abs=0.025)
+    np.testing.assert_allclose(np.abs(dr[100:4100][hit]), 20.0, rtol=1e-9)
+    np.testing.assert_allclose(np.abs(dl[100:4100][hit]), 0.01, rtol=1e-6)
+    assert 0.45 < (dr[100:4100][hit] > 0).mean() < 0.55
 
 
 def test_fault_tables_are_validated_by_name():
@@ -117,3 +132,11 @@ def test_bias_jump_is_isolated_by_the_gate_and_the_chaser_aborts_safely(tmp_path
     assert len(iso) == 1 and 600 <= iso[0] <= 610  # 5 rejections at 1 Hz
     assert s["final_mode"] == "ABORT" and s["keep_out_violation_s"] == 0.0
     assert any("no relative measurement" in x for _, x in texts)
+
+
+def test_outlier_burst_is_gated_out_and_the_mission_goes_on(tmp_path):
+    scn, s = _quick_with('[[faults]]\nkind = "sensor_outliers"\nstart_s = 400.0\nduration_s = 300.0\nprob = 0.1\n'
+                         'range_m = 30.0\nangle_rad = 0.02\n', tmp_path)
+    assert s["success"] and s["keep_out_violation_s"] == 0.0
+    assert 15 <= s["nav_rejected"] <= 50  # ~30 outliers of 30 m / 20 mrad, all far outside the gate
+    assert not any("isolated" in e["text"] for e in s["events"])
