@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gnc.schema import ConfigError
 
-SUITES = ("loop", "hil", "nav", "mc", "mpc", "sim")
+SUITES = ("loop", "hil", "nav", "mc", "mpc", "sim", "faults")
 
 
 def _cmd_run(args) -> int:
@@ -146,7 +146,8 @@ def _cmd_bench(args) -> int:
     module = importlib.import_module(f"benchmarks.{args.suite}")
     figures = module.run(quick=args.quick)
     for k, v in figures.items():
-        print(f"  {k:<28} {v:.6g}" if isinstance(v, float) else f"  {k:<28} {v}")
+        shown = f"{v:.6g}" if isinstance(v, float) else (f"({len(v)} entries, in the JSON)" if isinstance(v, dict) else v)
+        print(f"  {k:<28} {shown}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
         print(f"figures written to {args.json}")

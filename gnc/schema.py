@@ -101,7 +101,7 @@ def _load_union(path, value, options):
     if not isinstance(value, dict):
         raise ConfigError(path, value, "must be a table")
     kind = value.get("kind", _MISSING)
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise ConfigError(f"{path}.kind", kind, "must be one of " + ", ".join(repr(k) for k in kinds))
     return load(kinds[kind], value, path)
 

@@ -1,15 +1,18 @@
 """Scenario validation: the default file loads; every bad field gives one clear line naming it."""
 
+import copy
+import functools
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gnc.schema import ConfigError
-from sim.scenario import load_scenario, parse_scenario
+from gnc.schema import ConfigError, load
+from sim.scenario import Scenario, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "scenarios" / "inspection.toml"
@@ -70,3 +73,41 @@ def test_cli_reports_one_line_not_a_traceback(tmp_path):
 def test_random_text_never_escapes_as_anything_but_config_error(text):
     with pytest.raises(ConfigError):
         parse_scenario(text)
+
+
+def _leaves(d, prefix=()):
+    """Paths (tuples of keys and list indices) of every value in the nested tables of a parsed TOML."""
+    items = d.items() if isinstance(d, dict) else enumerate(d)
+    for k, v in items:
+        if isinstance(v, dict) or (isinstance(v, list) and v and isinstance(v[0], dict)):
+            yield from _leaves(v, prefix + (k,))
+        else:
+            yield prefix + (k,)
+
+
+_BASE = tomllib.loads(TEXT)
+_PATHS = list(_leaves(_BASE))
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+                    st.lists(st.floats(-1e9, 1e9), max_size=4), st.dictionaries(st.text(max_size=5), st.integers(),
+                                                                               max_size=2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_PATHS), _VALUES), min_size=1, max_size=3))
+def test_mutated_default_scenario_is_accepted_or_refused_in_one_line_naming_the_field(mutations):
+    data = copy.deepcopy(_BASE)
+    for path, value in mutations:
+        parent = functools.reduce(lambda d, k: d[k], path[:-1], data)
+        if value is None:
+            parent.pop(path[-1], None)  # a missing key
+        else:
+            parent[path[-1]] = value
+    try:
+        load(Scenario, data)
+    except ConfigError as e:
+        msg = str(e)
+        assert "\n" not in msg and " = " in msg and ": " in msg
+        named = msg.split(" = ")[0]
+        roots = {".".join(str(k) for k in p[:1]) for p, _ in mutations}
+        assert named.split(".")[0].split("[")[0] in roots | {"chaser", "truth"}, (msg, mutations)

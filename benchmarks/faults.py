@@ -1,0 +1,62 @@
+"""`gnc bench faults`: the fault matrix. Each fault, declared in the scenario, flown closed loop once.
+
+Full: the default scenario (scenarios/inspection.toml, nominal, seed 42) with each fault starting at
+12000 s, on the inspection ellipse about 200 m from the target, the phase where a fault matters most;
+quick: scenarios/mc_quick.toml (1.2 km -> 1 km hold) with faults at 600 s. Per fault: the first FDIR
+detection after onset and the time it took (detect_s), the response (the flight code's next event: coast
+and recover, abort ...), keep-out violation time (must be 0), minimum range, final mode and success.
+keep_out_violation_s_total sums the rows.
+"""
+
+import tempfile
+from pathlib import Path
+
+from sim.run import run_scenario
+from sim.scenario import parse_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (name, [[faults]] table with {t} for the onset time)
+FAULTS = (
+    ("none", ""),
+    ("lidar outage 40 s", 'kind = "sensor_outage"\nstart_s = {t}\nduration_s = 40.0'),
+    ("lidar outage 600 s", 'kind = "sensor_outage"\nstart_s = {t}\nduration_s = 600.0'),
+    ("lidar range bias jump 30 m", 'kind = "sensor_bias_jump"\nstart_s = {t}\nrange_bias_m = 30.0'),
+    ("lidar angle bias jump 5 mrad", 'kind = "sensor_bias_jump"\nstart_s = {t}\nangle_bias_rad = 0.005'),
+    ("lidar outliers 10 % x 30 m / 20 mrad, 300 s",
+     'kind = "sensor_outliers"\nstart_s = {t}\nduration_s = 300.0\nprob = 0.1\nrange_m = 30.0\nangle_rad = 0.02'),
+)
+DETECTIONS = ("silent", "isolated", "ABORT")
+
+
+def fly(scenario_text: str, fault_toml: str, onset_s: float, rejected_nominal: int) -> dict:
+    """One row of the matrix: the scenario with this fault (TOML body of one [[faults]] table) at onset_s;
+    rejected_nominal: gate rejections of the fault-free run (more than 5 above it count as gating the fault)."""
+    text = scenario_text + (f"\n[[faults]]\n{fault_toml.format(t=onset_s)}\n" if fault_toml else "")
+    with tempfile.TemporaryDirectory(prefix="gnc-bench-faults-") as tmp:
+        s = run_scenario(parse_scenario(text), text, tmp, plots=False)
+    after = [e for e in s["events"] if e["t_s"] >= onset_s]
+    det = next((e for e in after if any(k in e["text"] for k in DETECTIONS)), None)
+    later = [e for e in after if det is not None and e["t_s"] >= det["t_s"] and e is not det]
+    gated = f"{s['nav_rejected']} measurements rejected by the innovation gate, no event"
+    return {
+        "detected": det["text"] if det else (gated if s["nav_rejected"] > rejected_nominal + 5 else "not detected"),
+        "detect_s": det["t_s"] - onset_s if det else None,
+        "response": later[0]["text"] if later else "",
+        "keep_out_violation_s": s["keep_out_violation_s"],
+        "min_range_m": s["min_range_m"],
+        "nav_rejected": s["nav_rejected"],
+        "final_mode": s["final_mode"],
+        "success": s["success"],
+    }
+
+
+def run(quick: bool = False) -> dict:
+    name, onset = ("mc_quick.toml", 600.0) if quick else ("inspection.toml", 12000.0)
+    text = (ROOT / "scenarios" / name).read_text()
+    rows = {}
+    for fault, body in FAULTS:
+        r = rows[fault] = fly(text, body, onset, rows["none"]["nav_rejected"] if rows else 0)
+        print(f"  {fault:<44} {r['detected'][:60]:<60} {r['final_mode']:<6} min range {r['min_range_m']:.0f} m")
+    return {"scenario": name, "onset_s": onset, "fault_matrix": rows,
+            "keep_out_violation_s_total": sum(r["keep_out_violation_s"] for r in rows.values())}
