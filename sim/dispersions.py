@@ -66,6 +66,14 @@ class FaultDispersion:
     sensor_outage_prob: float = spec(0.0, unit="-", ge=0, le=1, doc="probability of one relative-sensor outage")
     outage_duration_s: tuple[float, float] = spec((10.0, 120.0), unit="s", gt=0,
                                                   doc="outage duration uniform in [min, max]")
+    bias_jump_prob: float = spec(0.0, unit="-", ge=0, le=1, doc="probability of one relative-sensor bias jump")
+    bias_jump_range_sigma_m: float = spec(10.0, unit="m", ge=0, doc="its range step ~ N(0, s^2)")
+    bias_jump_angle_sigma_rad: float = spec(2e-3, unit="rad", ge=0, le=0.02, doc="its angle step ~ N(0, s^2)")
+    outliers_prob: float = spec(0.0, unit="-", ge=0, le=1, doc="probability of one burst of outliers")
+    outliers_duration_s: float = spec(300.0, unit="s", gt=0, doc="length of the burst")
+    outliers_rate: float = spec(0.1, unit="-", gt=0, le=1, doc="fraction of the burst's samples hit")
+    outliers_range_m: float = spec(30.0, unit="m", ge=0, doc="range error of an outlier (random sign)")
+    outliers_angle_rad: float = spec(0.02, unit="rad", ge=0, le=0.5, doc="angle error of an outlier (random signs)")
 
     def validate(self, path):
         lo, hi = self.outage_duration_s
@@ -89,8 +97,8 @@ def draw(scn, seed: int) -> dict:
     Keys: dr0_H_m, dv0_H_m_s (added to the initial state), noise_scale (x sensor noise sigmas),
     d_range_bias_m, d_angle_bias_rad (added), dropout_prob (replaces), d_mass_kg (added to
     truth.mass_error_kg), thrust_scale (x truth.thrust_scale), drag_area_scale (x truth.chaser.drag_area_m2),
-    faults (a list of ``sim.faults`` tables appended to the scenario's; an outage starts uniformly within
-    run.max_duration_s).
+    faults (a list of ``sim.faults`` tables appended to the scenario's: an outage, a bias jump, a burst of
+    outliers, each with its probability, starting uniformly within run.max_duration_s).
     """
     i, s, v, f = (scn.dispersions.initial_state, scn.dispersions.sensor, scn.dispersions.vehicle,
                   scn.dispersions.faults)
@@ -99,9 +107,19 @@ def draw(scn, seed: int) -> dict:
     z_state = g["initial_state"].standard_normal(6)
     z_sensor = g["sensor"].standard_normal(3)
     z_vehicle = g["vehicle"].standard_normal(3)
-    u_fault = g["faults"].random(3)
-    outage = {"kind": "sensor_outage", "start_s": float(u_fault[1] * scn.run.max_duration_s),
-              "duration_s": float(f.outage_duration_s[0] + u_fault[2] * np.diff(f.outage_duration_s)[0])}
+    u_fault, z_fault = g["faults"].random(7), g["faults"].standard_normal(2)
+    t_end = scn.run.max_duration_s
+    faults = [
+        (f.sensor_outage_prob, {"kind": "sensor_outage", "start_s": float(u_fault[1] * t_end),
+                                "duration_s": float(f.outage_duration_s[0]
+                                                    + u_fault[2] * np.diff(f.outage_duration_s)[0])}),
+        (f.bias_jump_prob, {"kind": "sensor_bias_jump", "start_s": float(u_fault[4] * t_end),
+                            "range_bias_m": f.bias_jump_range_sigma_m * float(z_fault[0]),
+                            "angle_bias_rad": f.bias_jump_angle_sigma_rad * float(z_fault[1])}),
+        (f.outliers_prob, {"kind": "sensor_outliers", "start_s": float(u_fault[6] * t_end),
+                           "duration_s": f.outliers_duration_s, "prob": f.outliers_rate,
+                           "range_m": f.outliers_range_m, "angle_rad": f.outliers_angle_rad}),
+    ]
     p0 = scn.sensor.dropout_prob
     return {
         "dr0_H_m": (np.array(i.pos_sigma_H_m) * z_state[:3]).tolist(),
@@ -113,7 +131,7 @@ def draw(scn, seed: int) -> dict:
         "d_mass_kg": v.mass_sigma_kg * float(z_vehicle[0]),
         "thrust_scale": 1.0 + v.thrust_scale_sigma * float(z_vehicle[1]),
         "drag_area_scale": math.exp(v.drag_area_log_sigma * z_vehicle[2]),
-        "faults": [outage] if u_fault[0] < f.sensor_outage_prob else [],
+        "faults": [fault for (prob, fault), u in zip(faults, u_fault[[0, 3, 5]]) if u < prob],
     }
 
 

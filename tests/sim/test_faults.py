@@ -140,3 +140,17 @@ def test_outlier_burst_is_gated_out_and_the_mission_goes_on(tmp_path):
     assert s["success"] and s["keep_out_violation_s"] == 0.0
     assert 15 <= s["nav_rejected"] <= 50  # ~30 outliers of 30 m / 20 mrad, all far outside the gate
     assert not any("isolated" in e["text"] for e in s["events"])
+
+
+def test_each_dispersed_fault_kind_occurs_with_its_own_probability():
+    text = QUICK + ("\n[dispersions.faults]\nsensor_outage_prob = 0.1\nbias_jump_prob = 0.2\n"
+                    "bias_jump_range_sigma_m = 5.0\noutliers_prob = 0.3\n")
+    scn = parse_scenario(text)
+    v = [draw(scn, s) for s in range(3000)]
+    for kind, p in (("sensor_outage", 0.1), ("sensor_bias_jump", 0.2), ("sensor_outliers", 0.3)):
+        hits = [f for x in v for f in x["faults"] if f["kind"] == kind]
+        assert len(hits) / len(v) == pytest.approx(p, abs=0.02), kind
+    jumps = np.array([f["range_bias_m"] for x in v for f in x["faults"] if f["kind"] == "sensor_bias_jump"])
+    assert jumps.std() == pytest.approx(5.0, rel=0.1)
+    d = apply(scn, next(x for x in v if len(x["faults"]) == 3), 1)
+    assert {type(f).__name__ for f in d.faults} == {"SensorOutage", "SensorBiasJump", "SensorOutliers"}
