@@ -140,6 +140,24 @@ def _cmd_check(args) -> int:
     return 0
 
 
+def _cmd_plan(args) -> int:
+    from gnc.guidance.plan import format_plan, plan_mission
+    from sim.scenario import load_scenario
+
+    scn = load_scenario(args.scenario)
+    flown = None
+    if args.summary is not None:
+        path = Path(args.summary)
+        if not path.is_file():
+            raise ConfigError("--summary", args.summary, "must be the summary.json of a run (gnc run ... --out DIR)")
+        flown = json.loads(path.read_text())["delta_v_by_phase_m_s"]
+    plans = plan_mission(scn.flight(), (*scn.chaser.r0_CT_H_m, *scn.chaser.v0_CT_H_m_s))
+    print(f"open-loop fuel-optimal delta-v of the transfers of '{scn.run.name}' (HCW, ZOH at the control period "
+          f"{scn.control.period_s:g} s, |a| <= {scn.vehicle.max_accel_m_s2:.3e} m/s^2 per axis)")
+    print(format_plan(plans, flown) if plans else "  (no transfers: approach, depart or inspect phases)")
+    return 0
+
+
 def _cmd_bench(args) -> int:
     if args.suite not in SUITES:
         raise ConfigError("bench SUITE", args.suite, "must be one of " + ", ".join(SUITES))
@@ -206,6 +224,10 @@ def main(argv=None) -> int:
     c = ssub.add_parser("check", help="validate a scenario and print what it would run")
     c.add_argument("scenario")
     c.set_defaults(func=_cmd_check)
+    pl = sub.add_parser("plan", help="open-loop fuel-optimal delta-v of each transfer of a scenario's mission")
+    pl.add_argument("scenario", help="scenario TOML file")
+    pl.add_argument("--summary", help="a run's summary.json: adds its closed-loop delta-v and the ratio")
+    pl.set_defaults(func=_cmd_plan)
     _hil_parsers(sub)
     _mc_parser(sub)
     b = sub.add_parser("bench", help="run a benchmark suite from benchmarks/")

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gnc.config import FlightConfig
+from gnc.config import DockPhase, FlightConfig
 from gnc.control.allocation import allocate_accel
 from gnc.control.lqr import LqrController
-from gnc.control.mpc import RelativeMPC
+from gnc.control.mpc import RelativeMPC, docking_mpc
 from gnc.fdir import SensorHealth
-from gnc.guidance.modes import MissionManager, Mode
+from gnc.guidance.modes import MissionManager, Mode, dock_cone
 from gnc.guidance.safety import escape_burn
 from gnc.models.rae import rae_from_rel
 from gnc.nav.relnav import RelNavFilter
@@ -85,6 +85,13 @@ class Executive:
             self.mpc = LqrController(**common)
         else:
             self.mpc = RelativeMPC(**common, fuel_weight=c.fuel_weight, path=c.mpc_path, solver=c.solver)
+        # A dock phase flies its own MPC (cone instead of keep-out, its closing law, a finer length scale).
+        self.dock_mpcs = {} if c.controller == "lqr" else {
+            i: docking_mpc(cfg.n_rad_s, c.period_s, c.horizon_steps, self.a_max, p.contact_m, p.contact_speed_m_s,
+                           p.closing_speed_gain_per_s, q_pos=c.q_pos, q_vel=c.q_vel, r_u=c.r_u,
+                           fuel_weight=c.fuel_weight, path=c.mpc_path, solver=c.solver)
+            for i, p in enumerate(cfg.mission.phases) if isinstance(p, DockPhase)}
+        self.ctrl = self.mpc  # the controller flying now; kept after DONE (a docked chaser stays docked)
         self.guidance = MissionManager(cfg, self.t0_ns)
         self.sensor_health = SensorHealth("relative sensor", self.t0_ns, 10 * cfg.nav.period_s, 5,
                                           self.guidance.log)
@@ -144,10 +151,14 @@ class Executive:
             self.accel_H = allocate_accel(self.escape_left / c.period_s, self.a_max)
             self.escape_left -= self.accel_H * c.period_s
             return True, math.nan
+        if g.mode != Mode.DONE:
+            self.ctrl = self.dock_mpcs.get(g.phase_index, self.mpc) if g.mode == Mode.DOCK else self.mpc
         if g.phase_index != self._mpc_phase:
-            self.mpc.reset()  # the old plan linearised the keep-out constraint about another reference
+            self.ctrl.reset()  # the old plan linearised the keep-out constraint about another reference
             self._mpc_phase = g.phase_index
-        res = self.mpc.solve(self.nav.x, g.xref_H)
+        if g.mode == Mode.DOCK and self.ctrl is not self.mpc:
+            self.ctrl.set_cone(*dock_cone(self.cfg.mission.phases[g.phase_index], g.xref_H))
+        res = self.ctrl.solve(self.nav.x, g.xref_H)
         self.mpc_solve_ms.append(res.compute_ms)
         if not res.ok:
             self.mpc_fail_streak += 1

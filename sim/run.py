@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from gnc.executive import Executive
+from gnc.guidance.docking import DockMonitor
 from gnc.guidance.modes import Mode
+from gnc.guidance.plan import optimality_summary, plan_mission
 from sim.faults import with_faults
 from sim.forces import ForceModel
 from sim.scenario import Scenario
@@ -56,13 +58,15 @@ class RunMetrics:
         self.err2_sum, self.err_n = 0.0, 0
         self.hold_err_max = 0.0
         self.last_t_ns = None
+        self.dock = DockMonitor(self.phases)
 
-    def add(self, rec, r_true, accel_applied) -> None:
+    def add(self, rec, r_true, accel_applied, v_true) -> None:
         dt = 0.0 if self.last_t_ns is None else (rec.t_ns - self.last_t_ns) / NS
         self.last_t_ns = rec.t_ns
         rng = float(np.linalg.norm(r_true))
         self.min_range = min(self.min_range, rng)
-        if rng < self.keep_out:
+        self.dock.add(rec.t_ns, rec.mode, rec.phase_index, np.concatenate([r_true, v_true]))
+        if rng < self.keep_out and self.dock.keep_out_applies:  # not while docking or docked
             self.violation_s += dt
         dv = float(np.linalg.norm(accel_applied)) * dt
         self.delta_v += dv
@@ -122,7 +126,7 @@ def run_scenario(scn: Scenario, scenario_text: str, out_dir: str | Path, seed: i
 
     def on_cycle(rec):
         r, v = world.relative_state()
-        metrics.add(rec, r, world.applied_accel_H)
+        metrics.add(rec, r, world.applied_accel_H, v)
         tlm.append(t_s=rec.t_ns / NS, r_true_H=r, v_true_H=v, r_est_H=rec.x_hat[:3], v_est_H=rec.x_hat[3:],
                    sigma_H=rec.sigma, accel_cmd_H=rec.accel_H, accel_applied_H=world.applied_accel_H,
                    mode=rec.mode, phase_index=rec.phase_index, n_meas=rec.n_meas, nis=rec.nis,
@@ -162,15 +166,18 @@ def summarize(scn, seed, exe: Executive, world: TruthWorld, m: RunMetrics, wall_
         "scenario": scn.run.name,
         "seed": seed,
         "interrupted": interrupted,
-        "success": bool(g.success and m.violation_s == 0.0 and not interrupted),
+        "success": bool(g.success and m.violation_s == 0.0 and m.dock.ok and not interrupted),
         "final_mode": g.mode.name,
         "phases_completed": list(g.phases_completed),
         "events": [{"t_s": e.t_ns / NS, "text": e.text} for e in g.events],
         "delta_v_m_s": m.delta_v,
         "delta_v_by_phase_m_s": m.delta_v_by_phase,
+        **optimality_summary(plan_mission(scn.flight(), (*scn.chaser.r0_CT_H_m, *scn.chaser.v0_CT_H_m_s)),
+                             m.delta_v_by_phase),
         "min_range_m": m.min_range,
         "keep_out_radius_m": m.keep_out,
         "keep_out_violation_s": m.violation_s,
+        **m.dock.summary(),
         "nav_pos_err_rms_m": math.sqrt(m.err2_sum / max(m.err_n, 1)),
         "hold_pos_err_max_m": m.hold_err_max,
         "nav_rejected": exe.nav.n_rejected,

@@ -60,6 +60,8 @@ from gnc.guidance.safety import DRIFT_SAMPLE_S, free_drift_min_range
 from gnc.models.hcw import hcw_input_matrix, hcw_stm
 
 _OK_STATUSES = ("optimal",)
+# Scaled offset of an inactive cone face (set_cone's active): far beyond any reachable scaled position.
+_INACTIVE_CONE_OFFSET = 1e4
 
 # Default solver settings (copied per solve; cvxpy mutates the dict it is given).
 _DEFAULT_SOLVER_OPTIONS = {
@@ -349,6 +351,8 @@ class RelativeMPC(HcwLqController):
     cone_faces: 0 (default: no line-of-sight cone in the problem) or K >= 3: a soft constraint keeps
     every planned position inside a K-faced pyramid inscribed in the cone that ``set_cone`` declares
     (parameters, so the cone can change every cycle; until set, or after set_cone(None), inactive).
+    closing_origin_m: the closing-speed limit grows with range beyond this radius (m; default: the
+    keep-out radius), e.g. the contact point's distance from the target's centre on a final approach.
     passive_safety_s: when > 0, every solved plan is checked for passive safety over this long (s):
     MpcResult.passive_min_range_m (costs ~(N+1) * passive_safety_s / 20 s HCW steps; off by default).
 
@@ -365,7 +369,7 @@ class RelativeMPC(HcwLqController):
                  closing_speed_gain_per_s, q_pos=10.0, q_vel=1.0, r_u=1.0, fuel_weight=0.1,
                  slack_weight=1e3, path="cvxpy", solver="CLARABEL", solver_options=None, osqp_options=None,
                  length_scale_m=100.0, velocity_scale_m_s=None, cold_start_refinements=1,
-                 passive_safety_s=0.0, cone_faces=0):
+                 passive_safety_s=0.0, cone_faces=0, closing_origin_m=None):
         super().__init__(n, dt_s, horizon, a_max, keep_out_radius_m, closing_speed_min_m_s,
                          closing_speed_gain_per_s, q_pos, q_vel, r_u, length_scale_m, velocity_scale_m_s)
         for name, w, strict in (("fuel_weight", fuel_weight, False), ("slack_weight", slack_weight, True)):
@@ -383,6 +387,9 @@ class RelativeMPC(HcwLqController):
         if int(cone_faces) != cone_faces or not (cone_faces == 0 or cone_faces >= 3):
             raise ValueError(f"cone_faces must be 0 or an integer >= 3, got {cone_faces}")
         self.cone_faces = int(cone_faces)
+        self.closing_origin_m = self.keep_out_radius_m if closing_origin_m is None else float(closing_origin_m)
+        if not (np.isfinite(self.closing_origin_m) and self.closing_origin_m >= 0.0):
+            raise ValueError(f"closing_origin_m must be >= 0 m, got {closing_origin_m}")
         self.path, self.solver = path, solver
         self.cold_start_refinements = int(cold_start_refinements)
         self.solver_options = dict(_DEFAULT_SOLVER_OPTIONS.get(solver, {}))
@@ -452,13 +459,15 @@ class RelativeMPC(HcwLqController):
             plan_drift_min_range(n, np.ones((N + 1, 6)), DRIFT_SAMPLE_S, DRIFT_SAMPLE_S)
 
     # ------------------------------------------------------------------ helpers
-    def set_cone(self, cone):
+    def set_cone(self, cone, active=None):
         """Declare the line-of-sight cone for the next solves: None (inactive) or
         (axis_H, apex_H_m, half_angle_rad): unit-free axis direction (3,) pointing from the apex into
         the cone (away from the target), apex position (3,) m, half-angle (0, pi/2) rad, all in H.
         The cone is {r : |r_perp| <= tan(half_angle) a.(r - apex)}; the constraint keeps the plan in
         the inscribed pyramid d_i.(r - apex) <= tan(half_angle) cos(pi/K) a.(r - apex), d_i the K
-        unit directions at angles 2 pi i / K about the axis. Requires cone_faces > 0."""
+        unit directions at angles 2 pi i / K about the axis. active: optional (N,) booleans, the planned
+        steps 1..N the cone constrains (default all; e.g. not the steps past a docking contact).
+        Requires cone_faces > 0."""
         if not self.cone_faces:
             raise ValueError("this MPC was built without a cone constraint (cone_faces = 0)")
         K, N, L = self.cone_faces, self.horizon, self.length_scale_m
@@ -477,7 +486,13 @@ class RelativeMPC(HcwLqController):
         phi = 2.0 * np.pi * np.arange(K) / K
         d = np.outer(np.cos(phi), b1) + np.outer(np.sin(phi), b2)
         F = d - np.tan(half_angle) * np.cos(np.pi / K) * a[None, :]
-        self._cone = (F, np.tile(F @ apex / L, (N, 1)))
+        G = np.tile(F @ apex / L, (N, 1))
+        if active is not None:
+            active = np.asarray(active, dtype=bool)
+            if active.shape != (N,):
+                raise ValueError(f"active must have shape ({N},), got {active.shape}")
+            G[~active] = _INACTIVE_CONE_OFFSET
+        self._cone = (F, G)
 
     @property
     def last_parameters(self):
@@ -542,7 +557,7 @@ class RelativeMPC(HcwLqController):
         solve_ms = 0.0
         for _ in range(passes):
             normals, ranges = keep_out_normals(x0[0:3], np.ascontiguousarray(guess), self.keep_out_radius_m)
-            vmax = closing_speed_limit(ranges, self.keep_out_radius_m, self.closing_speed_min_m_s,
+            vmax = closing_speed_limit(ranges, self.closing_origin_m, self.closing_speed_min_m_s,
                                        self.closing_speed_gain_per_s)
             values[self._e] = normals
             values[self._vmax] = vmax / self.velocity_scale_m_s
@@ -586,3 +601,17 @@ class RelativeMPC(HcwLqController):
             compute_ms=1e3 * (time.perf_counter() - t_start),
             max_slack=max(ko_m, cl_m_s, cone_m), max_keep_out_slack_m=ko_m, max_closing_slack_m_s=cl_m_s,
             cost=cost, passive_min_range_m=drift_m)
+
+
+DOCK_LENGTH_SCALE_M = 10.0  # final approach: tens of metres down to centimetres
+DOCK_CONE_FACES = 8         # the inscribed pyramid keeps cos(pi/8) = 92 % of the cone's width
+
+
+def docking_mpc(n, dt_s, horizon, a_max, contact_m, contact_speed_m_s, closing_speed_gain_per_s, **options):
+    """The MPC of a final approach to a docking port (a RelativeMPC): no keep-out sphere (the target
+    is the destination), a DOCK_CONE_FACES-faced line-of-sight cone (declare it every cycle with
+    set_cone), closing speed contact_speed_m_s + closing_speed_gain_per_s * (range - contact_m)
+    (m/s, 1/s, m), length scale DOCK_LENGTH_SCALE_M. options: weights and solve path, as RelativeMPC."""
+    return RelativeMPC(n, dt_s, horizon, a_max, 0.0, contact_speed_m_s, closing_speed_gain_per_s,
+                       length_scale_m=DOCK_LENGTH_SCALE_M, cone_faces=DOCK_CONE_FACES, closing_origin_m=contact_m,
+                       **options)

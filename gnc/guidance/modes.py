@@ -28,6 +28,24 @@ def dock_geometry(p: DockPhase, x_hat: np.ndarray) -> tuple[float, float, float]
     return along - p.contact_m, lateral, -float(x_hat[3:] @ axis)
 
 
+def dock_limits(p: DockPhase, along_m: float) -> tuple[float, float]:
+    """(allowed lateral offset m, allowed closing speed m/s) at along_m (m) from the contact point:
+    the cone (tan(half-angle) * along + contact_pos_tol_m) and DOCK_SPEED_MARGIN times the closing law."""
+    s = max(along_m, 0.0)
+    return (math.tan(math.radians(p.cone_half_angle_deg)) * s + p.contact_pos_tol_m,
+            DOCK_SPEED_MARGIN * (p.contact_speed_m_s + p.closing_speed_gain_per_s * s))
+
+
+def dock_cone(p: DockPhase, xref_H: np.ndarray):
+    """The MPC's line-of-sight cone for a reference xref_H ((N+1), 6) [m, m/s], H: ((axis, apex m,
+    half-angle rad), active (N,)) for RelativeMPC.set_cone. The apex is the contact point, so the plan
+    keeps inside the strict cone (the abort allows contact_pos_tol_m more); steps whose reference is
+    past the contact point are not constrained."""
+    axis = np.array(p.axis_H) / np.linalg.norm(p.axis_H)
+    active = xref_H[1:, :3] @ axis >= p.contact_m
+    return (axis, axis * p.contact_m, math.radians(p.cone_half_angle_deg)), active
+
+
 class Mode(IntEnum):
     APPROACH = 0
     HOLD = 1
@@ -150,10 +168,9 @@ class MissionManager:
         if self.mode == Mode.DOCK:
             p = self.phases[self.index]
             along, lateral, closing = dock_geometry(p, x_hat)
-            allowed = math.tan(math.radians(p.cone_half_angle_deg)) * max(along, 0.0) + p.contact_pos_tol_m
+            allowed, limit = dock_limits(p, along)
             if lateral > allowed:
                 return f"outside the approach cone: {lateral:.2f} m off axis, {allowed:.2f} m allowed"
-            limit = DOCK_SPEED_MARGIN * (p.contact_speed_m_s + p.closing_speed_gain_per_s * max(along, 0.0))
             if closing > limit:
                 return f"closing at {closing:.3f} m/s, limit {limit:.3f} m/s"
             return None

@@ -80,9 +80,10 @@ class ClosingLawApproach:
 
     The chaser moves along the unit axis a_H (from the target outwards) towards the contact point at
     contact_m along it; with s the distance to contact, the closing speed is v_c + k s (v_c: contact
-    speed m/s, k: 1/s), so s(t) = (s0 + v_c/k) exp(-k t) - v_c/k until contact (ISS-style profiles
-    close at a few m/min inside 500 m and a few cm/s at contact). Off V-bar this forced motion needs
-    continuous thrust; the MPC provides it.
+    speed m/s, k: 1/s), so s(t) = (s0 + v_c/k) exp(-k t) - v_c/k until contact at t = T (ISS-style
+    profiles close at a few m/min inside 500 m and a few cm/s at contact). Past T the reference presses
+    on through the contact point at v_c (capture latches need a contact speed; the phase ends at
+    contact). Off V-bar this forced motion needs continuous thrust; the MPC provides it.
     """
 
     def __init__(self, axis_H: np.ndarray, contact_m: float, s0_m: float, contact_speed_m_s: float, gain_per_s: float):
@@ -102,6 +103,6 @@ class ClosingLawApproach:
         return (self.s0 + c) * math.exp(-self.k * t_s) - c
 
     def state(self, t_s: float) -> np.ndarray:
-        s = self.distance_to_contact(max(t_s, 0.0))
-        speed = self.vc + self.k * s if t_s < self.T else 0.0
-        return np.concatenate([self.axis * (self.contact_m + s), -self.axis * speed])
+        t = max(t_s, 0.0)
+        s = self.distance_to_contact(t) if t < self.T else -self.vc * (t - self.T)
+        return np.concatenate([self.axis * (self.contact_m + s), -self.axis * (self.vc + self.k * max(s, 0.0))])
