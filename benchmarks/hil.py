@@ -1,17 +1,30 @@
-"""`gnc bench hil`: link round-trip latency against the rig emulator running in another process.
+"""`gnc bench hil`: link round trips and the real-time HIL loop against the rig emulator in another process.
 
-Serial: CCSDS/COBS frames over a pseudo-terminal the emulator creates. CAN: hil/rig.dbc frames over
-python-can's slcan on a pseudo-terminal. Each round trip is one Ping answered by one Pong, timed on
+Round trips: serial = CCSDS/COBS frames over a pseudo-terminal the emulator creates; CAN = hil/rig.dbc
+frames over python-can's slcan on a pseudo-terminal. Each is one Ping answered by one Pong, timed on
 the flight side with CLOCK_MONOTONIC, one at a time, while the emulator also streams IMU samples
 (100 Hz), heartbeats and statuses (10 Hz). Figures: serial_roundtrip_us_p50/_p99,
 can_roundtrip_us_p50/_p99, pings per link and pings lost.
+
+Loop: `gnc hil run` of scenarios/hil_hold.toml (its hold stretched to the bench length) over a
+serial pty: 100 Hz, each cycle = rig exchange + truth + flight code + telemetry. Figures:
+loop_rate_hz, period_jitter_us_p99 (|wake-up period - 10 ms|), deadline_misses (cycles whose work
+ran into the next one), plus lateness, busy time and command round trips. 30 s with quick, else
+600 s. The loop process runs under SCHED_FIFO when rt_priority is given (see hil.realtime).
 """
+
+import dataclasses
+import tempfile
+from pathlib import Path
 
 from hil.emulator import EmulatorProcess
 from hil.link import CanLink, SerialLink
+from hil.run import run_hil
 from hil.selftest import selftest
+from sim.scenario import load_scenario
 
 WARMUP = 20
+SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "hil_hold.toml"
 
 
 def _measure(link_args: list[str], open_flight, count: int) -> dict:
@@ -24,7 +37,34 @@ def _measure(link_args: list[str], open_flight, count: int) -> dict:
             link.close()
 
 
-def run(quick: bool = False) -> dict:
+def loop(duration_s: float, rt_priority: int | None = None) -> dict:
+    """The hil_hold scenario, its hold lasting duration_s, in real time against the emulator over a pty."""
+    scn = load_scenario(SCENARIO)
+    hold = dataclasses.replace(scn.mission.phases[0], duration_s=duration_s)
+    scn = dataclasses.replace(scn, run=dataclasses.replace(scn.run, max_duration_s=duration_s + 5),
+                              mission=dataclasses.replace(scn.mission, phases=(hold,)))
+    rt = () if rt_priority is None else ("--rt-priority", str(rt_priority))
+    with EmulatorProcess(["--serial", "pty"], duration_s=duration_s + 120, extra=rt) as emu, \
+            tempfile.TemporaryDirectory() as out:
+        link = SerialLink(emu.pty_path, "flight")
+        try:
+            s = run_hil(scn, SCENARIO.read_text(), link, out, duration_s, plots=False)
+        finally:
+            link.close()
+    h = s["hil"]
+    keys = ("loop_rate_hz", "period_jitter_us_p50", "period_jitter_us_p99", "period_jitter_us_max",
+            "deadline_misses", "lateness_us_p50", "lateness_us_p99", "lateness_us_max", "busy_us_p50",
+            "busy_us_p99", "busy_us_max", "roundtrip_us_p50",
+            "roundtrip_us_p99")
+    return {k: h[k] for k in keys} | {"loop_cycles": h["cycles"]["cycles"], "loop_safe_entries":
+                                      h["cycles"].get("safe_entries", 0), "loop_duration_s": s["sim_duration_s"],
+                                      "loop_keep_out_violation_s": s["keep_out_violation_s"]}
+
+
+def run(quick: bool = False, rt_priority: int | None = None) -> dict:
+    if rt_priority is not None:
+        from hil.realtime import use_fifo
+        use_fifo(rt_priority)
     count = 100 if quick else 2000
     ser = _measure(["--serial", "pty"], lambda path: SerialLink(path, "flight"), count)
     can_ = _measure(["--can", "slcan:pty"], lambda path: CanLink("slcan", path, "flight"), count)
@@ -32,4 +72,6 @@ def run(quick: bool = False) -> dict:
     for name, r in (("serial", ser), ("can", can_)):
         out |= {f"{name}_roundtrip_us_p50": r["roundtrip_us_p50"], f"{name}_roundtrip_us_p99": r["roundtrip_us_p99"],
                 f"{name}_pings": r["sent"], f"{name}_lost": r["lost"]}
-    return out | {"serial_transport": "pty (a pty does not pace the line rate)", "can_transport": "slcan over pty"}
+    out |= loop(30.0 if quick else 600.0, rt_priority)
+    return out | {"serial_transport": "pty (a pty does not pace the line rate)", "can_transport": "slcan over pty",
+                  "loop_scheduling": f"SCHED_FIFO {rt_priority}" if rt_priority else "default (SCHED_OTHER)"}

@@ -162,7 +162,10 @@ def _cmd_bench(args) -> int:
     if args.suite not in SUITES:
         raise ConfigError("bench SUITE", args.suite, "must be one of " + ", ".join(SUITES))
     module = importlib.import_module(f"benchmarks.{args.suite}")
-    figures = module.run(quick=args.quick)
+    extra = {} if args.rt_priority is None else {"rt_priority": args.rt_priority}
+    if extra and args.suite != "hil":
+        raise ConfigError("--rt-priority", args.rt_priority, "applies to `gnc bench hil` only")
+    figures = module.run(quick=args.quick, **extra)
     for k, v in figures.items():
         shown = f"{v:.6g}" if isinstance(v, float) else (f"({len(v)} entries, in the JSON)" if isinstance(v, dict) else v)
         print(f"  {k:<28} {shown}")
@@ -174,23 +177,25 @@ def _cmd_bench(args) -> int:
 
 def _cmd_hil(args) -> int:
     import can
-    import serial
 
-    from hil import emulator, selftest
-
+    # only the subcommand's module: the emulator and the self-test start without the flight code
+    module = importlib.import_module({"emulate": "hil.emulator", "selftest": "hil.selftest",
+                                      "run": "hil.run"}[args.hcmd])
     try:
-        return (emulator.main if args.hcmd == "emulate" else selftest.main)(args)
-    except (ValueError, serial.SerialException, can.CanError) as exc:
+        return module.main(args)
+    except (ValueError, OSError, can.CanError) as exc:  # OSError: serial, permission, no rig answering
         print(f"gnc: error: {exc}", file=sys.stderr)
         return 2
 
 
 def _hil_parsers(sub) -> None:
-    h = sub.add_parser("hil", help="hardware in the loop: rig emulator, link self-test")
+    h = sub.add_parser("hil", help="hardware in the loop: rig emulator, link self-test, real-time run")
     hsub = h.add_subparsers(dest="hcmd", required=True)
     e = hsub.add_parser("emulate", help="play a thruster/IMU rig on a serial or CAN link (see docs/ICD.md)")
     t = hsub.add_parser("selftest", help="ping/pong round trips against a rig: median and p99")
-    for q in (e, t):
+    r = hsub.add_parser("run", help="fly a scenario in real time with the rig's thrusters and IMU in the loop")
+    r.add_argument("scenario", help="scenario TOML file (flight tick <= 0.05 s, e.g. scenarios/hil_hold.toml)")
+    for q in (e, t, r):
         link = q.add_mutually_exclusive_group(required=True)
         link.add_argument("--serial", metavar="URL", help="device path, pty, socket://HOST:PORT, loop:// "
                           "(emulate: 'pty' creates a pseudo-terminal and prints its path)")
@@ -203,6 +208,15 @@ def _hil_parsers(sub) -> None:
     e.add_argument("--imu-rate-hz", type=float, default=100.0, help="IMU sample rate (Hz)")
     e.add_argument("--watchdog-s", type=float, default=0.1, help="valves close after this long without a command (s)")
     e.add_argument("--duration-s", type=float, default=float("inf"), help="stop after this long (s)")
+    e.add_argument("--throttle", action="store_true", help="pace sent frames at the line rate (--baudrate 8N1, "
+                   "or the CAN bitrate) like a real UART or bus; default: as fast as the transport takes them")
+    r.add_argument("--out", required=True, help="run directory to write")
+    r.add_argument("--duration", type=float, help="stop after this many seconds (default: run.max_duration_s)")
+    r.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    r.add_argument("--no-plots", action="store_true", help="skip plots/")
+    for q in (e, r):
+        q.add_argument("--rt-priority", type=int, help="run under SCHED_FIFO at this priority, 1..99 (needs "
+                       "CAP_SYS_NICE; see hil/realtime.py)")
     t.add_argument("--count", type=int, default=200, help="pings to send")
     t.add_argument("--timeout-s", type=float, default=0.5, help="wait for each pong (s)")
     t.add_argument("--json", help="write the results to this JSON file")
@@ -234,6 +248,8 @@ def main(argv=None) -> int:
     b.add_argument("suite", help="one of: " + ", ".join(SUITES))
     b.add_argument("--json", help="write the figures to this JSON file")
     b.add_argument("--quick", action="store_true", help="fewer samples (smoke test)")
+    b.add_argument("--rt-priority", type=int, help="hil: run the loop and the emulator under SCHED_FIFO at this "
+                   "priority (needs CAP_SYS_NICE)")
     b.set_defaults(func=_cmd_bench)
     args = p.parse_args(argv)
     try:

@@ -23,6 +23,43 @@ class VehicleConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ThrustersConfig:
+    """The chaser's body-mounted thrusters as the flight code knows them (B: body axes, origin at the
+    centre of mass; the relative sensors look along +X_B)."""
+
+    position_B_m: tuple[Vec3, ...] = spec(unit="m", doc="thruster positions from the centre of mass, B")
+    direction_B: tuple[Vec3, ...] = spec(unit="-", doc="thrust directions (force on the vehicle), B; normalised")
+    max_thrust_N: float = spec(unit="N", gt=0, doc="thrust of each thruster when on")
+    min_impulse_bit_Ns: float = spec(unit="N s", ge=0, doc="smallest impulse a pulse can deliver")
+
+    def validate(self, path):
+        if not self.position_B_m or len(self.direction_B) != len(self.position_B_m):
+            raise ConfigError(f"{path}.direction_B", len(self.direction_B),
+                              f"must list one direction per position ({len(self.position_B_m)}), at least one")
+        for i, d in enumerate(self.direction_B):
+            if sum(c * c for c in d) < 1e-12:
+                raise ConfigError(f"{path}.direction_B[{i}]", d, "must be a non-zero vector")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttitudeConfig:
+    """Attitude loop (gnc.control.attitude): points +X_B at the target with thrusters, star tracker and gyro."""
+
+    period_s: float = spec(unit="s", gt=0, le=10, doc="attitude and thruster-allocation cycle (PWM period)")
+    inertia_B_kg_m2: tuple[Vec3, Vec3, Vec3] = spec(unit="kg m^2", doc="inertia about the centre of mass, B")
+    bandwidth_rad_s: float = spec(unit="rad/s", gt=0, doc="natural frequency of the closed attitude loop")
+    damping: float = spec(0.9, unit="-", gt=0, le=2)
+    torque_scale_Nm: float = spec(unit="N m", gt=0, doc="allocation weight: a torque error of this size costs "
+                                                           "as much as a force error of vehicle.max_thrust_N")
+
+    def validate(self, path):
+        J = self.inertia_B_kg_m2
+        if any(abs(J[i][k] - J[k][i]) > 1e-9 * abs(J[i][i]) for i in range(3) for k in range(3)) or min(
+                J[0][0], J[1][1], J[2][2]) <= 0:
+            raise ConfigError(f"{path}.inertia_B_kg_m2", J, "must be symmetric with positive diagonal")
+
+
+@dataclass(frozen=True, kw_only=True)
 class NavConfig:
     """Relative-navigation EKF tuning."""
 
@@ -54,6 +91,16 @@ class ControlConfig:
     q_vel: float = spec(1.0, unit="-", ge=0)
     r_u: float = spec(1.0, unit="-", gt=0)
     fuel_weight: float = spec(0.0, unit="-", ge=0)
+    reference: str = spec("fuel_optimal", choices=("fuel_optimal", "two_impulse"),
+                          doc="transfer reference: guidance's fuel-optimal plan (gnc.guidance.plan), re-solved "
+                              "from the estimate every replan_s and tracked with its thrust as feedforward; "
+                              "or the free two-impulse HCW arc")
+    plan_fuel_weight: float = spec(2.0, unit="-", ge=0,
+                                   doc="fuel_weight while a fuel-optimal plan is flown (on the corrections to its thrust)")
+    replan_s: float = spec(300.0, unit="s", gt=0, doc="re-planning period of the fuel-optimal reference")
+    plan_vel_sigma_m_s: float = spec(0.01, unit="m/s", gt=0,
+                                     doc="a transfer's first fuel-optimal plan waits, coasting, until the "
+                                         "estimate's velocity 1-sigma (root of the covariance trace) is below this")
     budget_s: float = spec(unit="s", gt=0, doc="compute budget of one guidance+MPC cycle")
 
 
@@ -167,10 +214,13 @@ class MissionConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class FlightConfig:
-    """Everything the flight software is told. n_rad_s: target mean motion (rad/s)."""
+    """Everything the flight software is told. n_rad_s: target mean motion (rad/s). thrusters and attitude:
+    the 6-DOF chaser (None: 3-axis acceleration commands with ideal attitude)."""
 
     n_rad_s: float
     vehicle: VehicleConfig
     nav: NavConfig
     control: ControlConfig
     mission: MissionConfig
+    thrusters: ThrustersConfig | None = None
+    attitude: AttitudeConfig | None = None

@@ -6,6 +6,9 @@ updates, sensor pointing) runs every nav period and the control stage (guidance,
 every control period. Each stage's compute time is measured with an injected clock and counted
 against its deadline (nav: its period; control: control.budget_s). A failed or over-budget control
 stage falls back to the safe command (thrusters off); guidance aborts after repeated failures.
+A 6-DOF chaser (cfg.attitude set) adds the attitude stage every attitude period: IMU and star-tracker
+samples feed gnc.control.attitude, which points the boresight and turns the held acceleration plus the
+attitude torque into thruster on-times (ActuatorCommand.on_time_s).
 """
 
 import math
@@ -15,6 +18,7 @@ import numpy as np
 
 from gnc.config import DockPhase, FlightConfig
 from gnc.control.allocation import allocate_accel
+from gnc.control.attitude import AttitudeLoop, pointing_dcm_BH
 from gnc.control.lqr import LqrController
 from gnc.control.mpc import RelativeMPC, docking_mpc
 from gnc.fdir import SensorHealth
@@ -22,7 +26,8 @@ from gnc.guidance.modes import MissionManager, Mode, dock_cone
 from gnc.guidance.safety import escape_burn
 from gnc.models.rae import rae_from_rel
 from gnc.nav.relnav import RelNavFilter
-from gnc.ports import ActuatorCommand, RaeMeasurement, VehicleIO
+from gnc.frames import quat_from_dcm
+from gnc.ports import ActuatorCommand, AttitudeMeasurement, ImuSample, RaeMeasurement, VehicleIO
 
 NS = 1_000_000_000
 
@@ -70,6 +75,12 @@ class Executive:
         self.nav_period_ns = round(cfg.nav.period_s * NS)
         self.ctrl_period_ns = round(cfg.control.period_s * NS)
         self.tick_ns = math.gcd(self.nav_period_ns, self.ctrl_period_ns)
+        # 6-DOF chaser: the attitude loop (estimation, pointing, thruster allocation) at its own rate
+        self.att = None if cfg.attitude is None else AttitudeLoop(
+            cfg, quat_from_dcm(pointing_dcm_BH(-np.asarray(x0_hat[:3], dtype=np.float64))), io.now_ns())
+        if self.att is not None:
+            self.att_period_ns = round(cfg.attitude.period_s * NS)
+            self.tick_ns = math.gcd(self.tick_ns, self.att_period_ns)
         self.t0_ns = io.now_ns()
         self.t_ns = self.t0_ns
         self.a_max = cfg.vehicle.max_accel_m_s2
@@ -84,7 +95,8 @@ class Executive:
         if c.controller == "lqr":
             self.mpc = LqrController(**common)
         else:
-            self.mpc = RelativeMPC(**common, fuel_weight=c.fuel_weight, path=c.mpc_path, solver=c.solver)
+            self.mpc = RelativeMPC(**common, fuel_weight=c.fuel_weight, plan_fuel_weight=c.plan_fuel_weight,
+                                   path=c.mpc_path, solver=c.solver)
         # A dock phase flies its own MPC (cone instead of keep-out, its closing law, a finer length scale).
         self.dock_mpcs = {} if c.controller == "lqr" else {
             i: docking_mpc(cfg.n_rad_s, c.period_s, c.horizon_steps, self.a_max, p.contact_m, p.contact_speed_m_s,
@@ -117,9 +129,12 @@ class Executive:
                                n.gate_chi2, x0_hat, P0, 0)
         scratch.update(RaeMeasurement(self.nav_period_ns, *rae_from_rel(x0_hat[:3])))
         scratch.predict_to(2 * self.nav_period_ns, np.zeros(3))
-        MissionManager(self.cfg, 0).update(0, x0_hat, P0, 0, 0, math.inf, 2, self.cfg.control.period_s)
+        MissionManager(self.cfg, 0, self.guidance.planners).update(0, x0_hat, P0, 0, 0, math.inf, 2,
+                                                                    self.cfg.control.period_s)
         escape_burn(self.cfg.n_rad_s, x0_hat, 1.0, 0.1, self.cfg.control.period_s)
         allocate_accel(np.zeros(3), self.a_max)
+        if self.att is not None:
+            AttitudeLoop(self.cfg, self.att.q_BH, 0).step(0, np.zeros(3), -x0_hat[:3])
 
     @property
     def mode(self) -> Mode:
@@ -128,6 +143,9 @@ class Executive:
     def _nav_stage(self) -> int:
         outcomes = []
         for m in self.io.read_sensors():
+            if isinstance(m, (ImuSample, AttitudeMeasurement)):
+                self.att.measure(m)
+                continue
             if m.t_ns < self.nav.t_ns:
                 continue  # late sample; time-tag handling comes with the navigation issue
             res = self.nav.update(m)
@@ -158,7 +176,7 @@ class Executive:
             self._mpc_phase = g.phase_index
         if g.mode == Mode.DOCK and self.ctrl is not self.mpc:
             self.ctrl.set_cone(*dock_cone(self.cfg.mission.phases[g.phase_index], g.xref_H))
-        res = self.ctrl.solve(self.nav.x, g.xref_H)
+        res = self.ctrl.solve(self.nav.x, g.xref_H, g.uref_H)
         self.mpc_solve_ms.append(res.compute_ms)
         if not res.ok:
             self.mpc_fail_streak += 1
@@ -192,7 +210,10 @@ class Executive:
         r = self.nav.x[:3]
         rn = float(np.linalg.norm(r))
         point = tuple(-r / rn) if rn > 0 else (0.0, 1.0, 0.0)
-        self.io.write_actuators(ActuatorCommand(self.t_ns, tuple(self.accel_H), point))
+        on_time_s = ()
+        if self.att is not None and elapsed % self.att_period_ns == 0:
+            on_time_s = self.att.step(self.t_ns, self.accel_H, point)
+        self.io.write_actuators(ActuatorCommand(self.t_ns, tuple(self.accel_H), point, on_time_s))
         return CycleRecord(self.t_ns, self.nav.x.copy(), self.nav.sigma.copy(), self.accel_H.copy(),
                            int(self.guidance.mode), self.guidance.phase_index, n_meas, self.nav.n_rejected,
                            self.last_nis, nav_us, ctrl_us, ok, solve_ms)

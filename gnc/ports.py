@@ -35,12 +35,15 @@ class ActuatorCommand:
 
     t_ns: time the command takes effect (ns). accel_H: commanded chaser acceleration (m/s^2, Hill
     axes), held until the next command. point_H: unit vector (Hill axes) along which the relative
-    sensor's boresight is to point (ideal attitude until an attitude loop exists).
+    sensor's boresight is to point (ideal attitude when there is no attitude loop). on_time_s: for a 6-DOF
+    chaser, each body-mounted thruster's on-time (s) from t_ns (gnc.control.attitude); accel_H is then what
+    they were allocated to deliver. Empty: the vehicle applies accel_H directly (3-axis, ideal attitude).
     """
 
     t_ns: int
     accel_H: tuple[float, float, float]
     point_H: tuple[float, float, float]
+    on_time_s: tuple[float, ...] = ()
 
 
 class VehicleIO(Protocol):
@@ -90,3 +93,30 @@ class RelPosMeasurement:
 
     def as_array(self) -> np.ndarray:
         return np.array(self.r_CT_H_m, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class ImuSample:
+    """Gyro and accelerometer output of the chaser's IMU.
+
+    t_ns: sampling time (ns since epoch). omega_BN_B: angular rate of B relative to N (rad/s, B).
+    accel_B: specific force, non-gravitational acceleration (m/s^2, B).
+    """
+
+    t_ns: int
+    omega_BN_B: tuple[float, float, float]
+    accel_B: tuple[float, float, float]
+    sensor: str = "imu"
+
+
+@dataclass(frozen=True)
+class AttitudeMeasurement:
+    """Star-tracker attitude referred to the target's Hill frame (the inertial fix rotated with the onboard
+    orbit solution).
+
+    t_ns: time of validity (ns since epoch). q_BH: unit quaternion, scalar-first (gnc.frames), v_B = C_BH v_H.
+    """
+
+    t_ns: int
+    q_BH: tuple[float, float, float, float]
+    sensor: str = "star_tracker"

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from hil.faults import FRAME_FAULTS, FrameFaults
-from hil.link import Link, open_link
+from hil.link import CanLink, Link, open_link
+from hil.realtime import use_fifo
 from hil.messages import (MAX_THRUSTERS, ON_TIME_LSB_S, AccelCommand, FaultCommand, FaultKind, Heartbeat,
                           ImuFlag, ImuSample, Message, Ping, Pong, RigFault, RigState, RigStatus, Source,
-                          ThrusterCommand)
+                          ThrusterCommand, thruster_directions_B)
 
 MAX_ON_TIME_S = 4095 * ON_TIME_LSB_S  # the largest on-time both wires carry (s)
-_AXES = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=float)
 _NEVER = math.inf
 
 
@@ -55,18 +55,20 @@ class RigConfig:
 
     def directions_B(self) -> np.ndarray:
         """(n_thrusters, 3) unit force directions in body axes."""
-        return _AXES[[(i // 2) % 6 for i in range(self.n_thrusters)]]
+        return thruster_directions_B(self.n_thrusters)
 
 
 class RigEmulator:
     """The rig state machine over a Link with role "rig"; call step() in a loop, or run()."""
 
-    def __init__(self, link: Link, cfg: RigConfig, seed: int, clock_ns: Callable[[], int] = time.monotonic_ns):
+    def __init__(self, link: Link, cfg: RigConfig, seed: int, clock_ns: Callable[[], int] = time.monotonic_ns,
+                 throttle: bool = False):
         if not 1 <= cfg.n_thrusters <= MAX_THRUSTERS:
             raise ValueError(f"n_thrusters = {cfg.n_thrusters}: must be 1..{MAX_THRUSTERS}")
         self.link, self.cfg, self.clock_ns = link, cfg, clock_ns
         self.rng = np.random.default_rng(seed)
-        link.tx_filter = FrameFaults(np.random.default_rng([seed, 1]), link.corrupt_frame, link.truncate_frame)
+        link.tx_filter = FrameFaults(np.random.default_rng([seed, 1]), link.corrupt_frame, link.truncate_frame,
+                                     link.wire_time_ns if throttle else None)
         link.rx_filter = FrameFaults(np.random.default_rng([seed, 2]), link.corrupt_frame, link.truncate_frame)
         n = cfg.n_thrusters
         self.accel_per_s = cfg.directions_B() * (cfg.thrust_N / cfg.mass_kg)  # dv per second open (m/s^2)
@@ -75,6 +77,8 @@ class RigEmulator:
         self.stuck_on_until = np.zeros(n)
         self.stuck_off_until = np.zeros(n)
         self.stuck_imu_until = 0.0
+        self.bus_off_until = _NEVER
+        self.faults_sent = RigFault(0)  # fault bits carried by a status that went out
         self.accel_cmd_B = np.zeros(3)
         self.state, self.faults, self.cmd_seq = RigState.SAFE, RigFault(0), 0
         self.last_cmd_ns: int | None = None
@@ -88,7 +92,8 @@ class RigEmulator:
         self.next_report = now
         self.last_imu: ImuSample | None = None
         self.errors_reported = 0
-        self.stats = {"imu_samples": 0, "commands": 0, "rejected": 0, "watchdog_trips": 0, "pongs": 0}
+        self.stats = {"imu_samples": 0, "commands": 0, "rejected": 0, "watchdog_trips": 0, "pongs": 0,
+                      "faults_ignored": 0}
 
     # -- valve and IMU bookkeeping --------------------------------------------------------------
     def _stuck(self, until: np.ndarray, t_ns: int) -> np.ndarray:
@@ -131,6 +136,8 @@ class RigEmulator:
         errors = sum(getattr(self.link.counters, k) for k in ("crc_errors", "decode_errors", "seq_gaps", "incomplete"))
         faults = self.faults | (RigFault.RX_ERRORS if errors > self.errors_reported else 0)
         self.errors_reported = errors
+        if t_ns >= self.link.tx_filter.disconnected_until_ns:  # this status goes out
+            self.faults_sent |= faults
         on = tuple(min(round(x / ON_TIME_LSB_S), 4095) * ON_TIME_LSB_S for x in self.open_status)
         self.open_status[:] = 0
         return RigStatus(t_ns, int(self.state), int(faults), self.cmd_seq, self.valves_open(t_ns), on)
@@ -148,7 +155,9 @@ class RigEmulator:
             self.stats["rejected"] += 1
             self.faults |= RigFault.CMD_INVALID
             return
-        self.faults &= ~(RigFault.CMD_INVALID | RigFault.WATCHDOG)
+        latched = (RigFault.WATCHDOG | RigFault.BUS_OFF) & self.faults_sent  # cleared once the FC was told
+        self.faults &= ~(RigFault.CMD_INVALID | latched)
+        self.faults_sent &= ~latched
         self.state, self.last_cmd_ns = RigState.ACTIVE, now
         if isinstance(msg, ThrusterCommand):
             self.pulse_start[:] = now
@@ -175,7 +184,16 @@ class RigEmulator:
             stuck = self.stuck_on_until if kind == FaultKind.THRUSTER_STUCK_ON else self.stuck_off_until
             stuck[f.target] = until
         elif kind == FaultKind.DISCONNECT and f.value_s > 0:  # a bounded outage: nothing could end an endless one
-            self.link.tx_filter.disconnected_until_ns = self.link.rx_filter.disconnected_until_ns = int(until)
+            self._silence(until, "DISCONNECT")
+        elif kind == FaultKind.BUS_OFF and f.value_s > 0 and isinstance(self.link, CanLink):
+            self._silence(until, "BUS_OFF")  # the controller neither sends nor hears until it recovers
+            self.bus_off_until = until
+        else:
+            self.stats["faults_ignored"] += 1
+
+    def _silence(self, until: float, kind: str) -> None:
+        for f in (self.link.tx_filter, self.link.rx_filter):
+            f.disconnected_until_ns, f.silence = int(until), kind
 
     def handle(self, msg: Message, now: int) -> None:
         if isinstance(msg, (ThrusterCommand, AccelCommand)):
@@ -191,7 +209,8 @@ class RigEmulator:
     def step(self, max_wait_s: float = 0.01) -> None:
         """Wait for frames until the next scheduled event (at most max_wait_s), then act on everything due."""
         now = self.clock_ns()
-        wait_ns = min(self.next_imu, self.next_report) - now
+        release = self.link.tx_filter.next_release_ns()
+        wait_ns = min(self.next_imu, self.next_report, now + 10**10 if release is None else release) - now
         msgs = self.link.poll(min(max(wait_ns, 0) / 1e9, max_wait_s))
         now = self.clock_ns()
         behind = 0
@@ -201,6 +220,10 @@ class RigEmulator:
                 self.stats["imu_samples"] += 1
             behind += 1
             self.next_imu += self.imu_period_ns
+        if now >= self.bus_off_until:  # back on the bus: say so before anything else
+            self.bus_off_until = _NEVER
+            self.faults |= RigFault.BUS_OFF
+            self.link.send(self.status(now))
         for m in msgs:
             self.handle(m, now)
         if self.state == RigState.ACTIVE and now - self.last_cmd_ns > self.cfg.watchdog_s * 1e9:
@@ -229,6 +252,8 @@ class RigEmulator:
 
 def main(args) -> int:
     """`gnc hil emulate`: serve until SIGINT/SIGTERM or --duration-s; print the report as JSON on exit."""
+    if args.rt_priority is not None:
+        use_fifo(args.rt_priority)
     cfg = RigConfig(n_thrusters=args.n_thrusters, imu_rate_hz=args.imu_rate_hz, watchdog_s=args.watchdog_s)
     link = open_link("rig", serial_url=args.serial, can_spec=args.can, n_thrusters=cfg.n_thrusters,
                      baudrate=args.baudrate)
@@ -237,7 +262,7 @@ def main(args) -> int:
         signal.signal(sig, lambda *_: stopping.append(True))
     if link.pty_path:
         print(f"PTY {link.pty_path}", flush=True)
-    rig = RigEmulator(link, cfg, args.seed)
+    rig = RigEmulator(link, cfg, args.seed, throttle=args.throttle)
     print("READY", flush=True)
     try:
         rig.run(args.duration_s, lambda: bool(stopping))

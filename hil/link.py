@@ -212,6 +212,10 @@ class SerialLink(Link):
         self.last_rx_seq[type(d.msg)] = d.seq
         return [d.msg]
 
+    def wire_time_ns(self, frame: bytes) -> int:
+        """Time frame takes on the line at the port's baud rate, 8N1 (10 bits a byte), ns."""
+        return len(frame) * 10 * 1_000_000_000 // self.port.baudrate
+
     @staticmethod
     def corrupt_frame(frame: bytes, rng) -> bytes:
         """Flip one bit of a wire frame, never creating or removing a delimiter."""
@@ -260,7 +264,7 @@ class CanLink(Link):
                            **kwargs)
         if use_pty:
             self.pty_path, self._pty_hold = _open_pty_master(self.bus.serialPortOrig.fileno())
-        self.n_thrusters = n_thrusters
+        self.n_thrusters, self.bitrate = n_thrusters, bitrate
         self.assembler = can_codec.Assembler(n_thrusters)
         try:  # where the bus has a file descriptor, drain only what is already there
             self._fd: int | None = self.bus.fileno()
@@ -306,6 +310,11 @@ class CanLink(Link):
             if not isinstance(r, DecodeError):
                 self.last_rx_seq[type(r)] = part.counter
         return out
+
+    def wire_time_ns(self, frame: can.Message) -> int:
+        """Time a classic base-format frame takes on the bus: 47 + 8 x DLC bits (no stuff bits, a lower
+        bound) at the bitrate, ns."""
+        return (47 + 8 * len(frame.data)) * 1_000_000_000 // self.bitrate
 
     @staticmethod
     def corrupt_frame(frame: can.Message, rng) -> can.Message:

@@ -8,8 +8,17 @@ for the time base, ranges and resolution on each wire.
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
+import numpy as np
+
 MAX_THRUSTERS = 16
 ON_TIME_LSB_S = 1e-4  # thruster on-time quantum on both wires (s)
+_AXES_B = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=float)
+
+
+def thruster_directions_B(n_thrusters: int) -> np.ndarray:
+    """(n, 3) unit force directions, body axes: thruster i pushes along (i // 2) mod 6 of +x, -x, +y, -y,
+    +z, -z (two per direction for 12 thrusters; docs/ICD.md section 7)."""
+    return _AXES_B[[(i // 2) % 6 for i in range(n_thrusters)]]
 
 
 class Source(IntEnum):
@@ -28,6 +37,7 @@ class RigFault(IntFlag):
     WATCHDOG = 1  # no valid command within the watchdog timeout: valves forced closed
     CMD_INVALID = 2  # last command rejected (wrong thruster count, on-time out of range)
     RX_ERRORS = 4  # the rig saw CRC/decode errors or sequence gaps since the previous status
+    BUS_OFF = 8  # the rig's CAN controller went bus-off (and recovered) since the last valid command
 
 
 class ImuFlag(IntFlag):
@@ -49,6 +59,7 @@ class FaultKind(IntEnum):
     THRUSTER_STUCK_ON = 7
     THRUSTER_STUCK_OFF = 8
     DISCONNECT = 9
+    BUS_OFF = 10
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,18 @@ def rhs(t, y, accel_H, p, G, k, s):
 
 
 @njit(cache=True, inline='always')
+def stage_state(y, k, s, h, y_stage):
+    """y_stage = y + h sum_j A[s, j] k[j]: the argument of stage s (the new state for s = 12)."""
+    for i in range(y.size):
+        y_stage[i] = y[i]
+    for j in range(s):
+        a = h * _A[s, j]
+        if a != 0.0:
+            for i in range(y.size):
+                y_stage[i] += a * k[j, i]
+
+
+@njit(cache=True, inline='always')
 def rk8_step(t, y, accel_H, h, p, G, k, y_stage, y_new):
     """One step of h (s) from (t, y); k (13, 12) must hold f(t, y) in k[0], p's ephemeris cover [t, t + h].
 
@@ -143,13 +155,7 @@ def rk8_step(t, y, accel_H, h, p, G, k, y_stage, y_new):
     """
     n = 12  # the 12-state
     for s in range(1, 13):
-        for i in range(n):
-            y_stage[i] = y[i]
-        for j in range(s):
-            a = h * _A[s, j]
-            if a != 0.0:
-                for i in range(n):
-                    y_stage[i] += a * k[j, i]
+        stage_state(y, k, s, h, y_stage)
         rhs(t + _C[s] * h, y_stage, accel_H, p, G, k, s)  # s = 12: f(t + h, y_new); one call site, one inlined copy
     for i in range(n):
         y_new[i] = y_stage[i]
@@ -171,6 +177,25 @@ def rk8_step(t, y, accel_H, h, p, G, k, y_stage, y_new):
     return err
 
 
+@njit(cache=True, inline='always')
+def step_start(p, t0, step, h):
+    """Time (s) of step number step from t0; moves p's ephemeris block onto [t, t + h] after the first."""
+    t = t0 + step * h
+    if step > 0:
+        shift_ephemeris(p, t + h)
+    return t
+
+
+@njit(cache=True)
+def rk8_workspace(y, t0, h, accel_H, p, G):
+    """(k, y_stage, y_new) for stepping the 12-state y from t0 (s) by h: k[0] = f(t0, y), p's ephemeris set
+    for the first step."""
+    k = np.empty((13, y.size))
+    set_ephemeris(p, t0, t0 + h)
+    rhs(t0, y, accel_H, p, G, k, 0)
+    return k, np.empty(y.size), np.empty(y.size)
+
+
 @njit(cache=True)
 def propagate(state, t0, accel_H, h, n_steps, p, G):
     """n_steps steps of h (s) from (t0 s, state): returns (new 12-state, largest local error estimate, m).
@@ -179,16 +204,10 @@ def propagate(state, t0, accel_H, h, n_steps, p, G):
     ``ForceModel.kernel_arrays``; p's ephemeris block is set here.
     """
     y = state.copy()
-    k = np.empty((13, y.size))
-    y_stage = np.empty(y.size)
-    y_new = np.empty(y.size)
-    set_ephemeris(p, t0, t0 + h)
-    rhs(t0, y, accel_H, p, G, k, 0)
+    k, y_stage, y_new = rk8_workspace(y, t0, h, accel_H, p, G)
     err_max = 0.0
     for step in range(n_steps):
-        t = t0 + step * h
-        if step > 0:
-            shift_ephemeris(p, t + h)
+        t = step_start(p, t0, step, h)
         err_max = max(err_max, rk8_step(t, y, accel_H, h, p, G, k, y_stage, y_new))
         for i in range(y.size):
             y[i] = y_new[i]

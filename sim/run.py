@@ -16,6 +16,7 @@ from gnc.executive import Executive
 from gnc.guidance.docking import DockMonitor
 from gnc.guidance.modes import Mode
 from gnc.guidance.plan import optimality_summary, plan_mission
+from sim.chaser6dof import attach_chaser
 from sim.faults import with_faults
 from sim.forces import ForceModel
 from sim.scenario import Scenario
@@ -99,7 +100,10 @@ def build(scn: Scenario, seed: int):
     sensor = RaeSensor(round(s.period_s * NS), s.range_noise_m, s.angle_noise_rad, s.range_bias_m,
                        s.angle_bias_rad, math.radians(s.fov_half_angle_deg), s.max_range_m,
                        max(s.min_range_m, 1e-3), s.dropout_prob, sensor_rng)
-    io = SimVehicleIO(world, with_faults(sensor, scn.faults, fault_rng))
+    imu = star_tracker = None
+    if scn.six_dof:
+        imu, star_tracker = attach_chaser(scn, world, rng.spawn(1)[0])
+    io = SimVehicleIO(world, with_faults(sensor, scn.faults, fault_rng), imu, star_tracker, round(s.latency_s * NS))
     sig0 = np.array([scn.nav.init_pos_sigma_m] * 3 + [scn.nav.init_vel_sigma_m_s] * 3)
     r0, v0 = world.relative_state()
     x0_hat = np.concatenate([r0, v0]) + sig0 * nav_rng.standard_normal(6)

@@ -10,7 +10,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from gnc.config import ControlConfig, FlightConfig, MissionConfig, NavConfig, Vec3, VehicleConfig
+from gnc.config import (AttitudeConfig, ControlConfig, FlightConfig, MissionConfig, NavConfig, ThrustersConfig, Vec3,
+                        VehicleConfig)
 from gnc.schema import ConfigError, load, spec
 from sim.dispersions import Dispersions
 from sim.faults import SensorFault
@@ -83,6 +84,25 @@ class TargetForcesConfig(SurfaceForcesConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ThrusterTruthConfig:
+    """How the true thrusters differ from ``[thrusters]`` (sim.rigid_body); errors drawn once per run."""
+
+    rise_s: float = spec(0.0, unit="s", ge=0, le=1, doc="thrust ramp 0 -> full after the valve opens")
+    fall_s: float = spec(0.0, unit="s", ge=0, le=1, doc="thrust ramp full -> 0 after the valve shuts")
+    misalignment_sigma_deg: float = spec(0.0, unit="deg", ge=0, le=10, doc="1-sigma tilt per thruster")
+    scale_error_sigma: float = spec(0.0, unit="-", ge=0, le=0.5, doc="true thrust x (1 + N(0, s^2)) per thruster")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThrusterFailure:
+    """Thruster `index` of ``[thrusters]`` fails from onset_s on: shut (failed_off) or open (stuck_on)."""
+
+    index: int = spec(unit="-", ge=0)
+    mode: str = spec(choices=("failed_off", "stuck_on"))
+    onset_s: float = spec(unit="s", ge=0)
+
+
+@dataclass(frozen=True, kw_only=True)
 class TruthConfig:
     """Truth propagation: integrator step and force models (sim.forces). Defaults: point mass + J2 only."""
 
@@ -98,6 +118,8 @@ class TruthConfig:
     ap: float = spec(15.0, unit="-", ge=0, le=400, doc="daily geomagnetic Ap, for drag")
     target: TargetForcesConfig = spec(TargetForcesConfig())
     chaser: SurfaceForcesConfig = spec(SurfaceForcesConfig())
+    thrusters: ThrusterTruthConfig = spec(ThrusterTruthConfig())
+    thruster_failures: tuple[ThrusterFailure, ...] = spec((), doc="thruster faults; the flight code is not told")
 
     def validate(self, path):
         if self.gravity_degree == 1:
@@ -120,11 +142,53 @@ class RaeSensorConfig:
     min_range_m: float = spec(0.0, unit="m", ge=0)
     max_range_m: float = spec(unit="m", gt=0)
     dropout_prob: float = spec(0.0, unit="-", ge=0, le=1)
+    latency_s: float = spec(0.0, unit="s", ge=0, le=5, doc="delivery delay after the time of validity")
 
     def validate(self, path):
         if self.max_range_m <= self.min_range_m:
             raise ConfigError(f"{path}.max_range_m", self.max_range_m,
                               f"must be > min_range_m = {self.min_range_m}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InertialChannelConfig:
+    """One IMU triad (sim.imu): unit is rad/s for the gyro, m/s^2 for the accelerometer."""
+
+    noise_density: float = spec(unit="unit sqrt(s)", ge=0, doc="white noise: ARW (rad/sqrt(s)) or VRW (m/s/sqrt(s))")
+    bias_sigma: float = spec(0.0, unit="unit", ge=0, doc="1-sigma turn-on bias per axis")
+    bias_instability: float = spec(0.0, unit="unit", ge=0, doc="Allan-deviation floor / 0.664 (IEEE Std 952)")
+    bias_corr_time_s: float = spec(100.0, unit="s", gt=0, doc="correlation time of the bias-instability process")
+    scale_error_sigma: float = spec(0.0, unit="-", ge=0, le=0.1)
+    misalignment_sigma_rad: float = spec(0.0, unit="rad", ge=0, le=0.1)
+    quantum: float = spec(0.0, unit="unit", ge=0, doc="output resolution (0: none)")
+    full_scale: float = spec(unit="unit", gt=0, doc="output saturates at +/- this")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImuConfig:
+    """The chaser's IMU (sim.imu)."""
+
+    period_s: float = spec(unit="s", gt=0, le=1)
+    gyro: InertialChannelConfig = spec()
+    accel: InertialChannelConfig = spec()
+
+
+@dataclass(frozen=True, kw_only=True)
+class StarTrackerConfig:
+    """The chaser's star tracker (sim.star_tracker), boresight +Z_B."""
+
+    period_s: float = spec(unit="s", gt=0, le=60)
+    cross_sigma_rad: float = spec(unit="rad", ge=0, le=0.01, doc="1-sigma about X_B and Y_B")
+    roll_sigma_rad: float = spec(unit="rad", ge=0, le=0.05, doc="1-sigma about the boresight Z_B")
+    availability: float = spec(1.0, unit="-", ge=0, le=1, doc="probability that a sample gives a fix")
+    latency_s: float = spec(0.0, unit="s", ge=0, le=5)
+
+
+SIX_DOF_TABLES = ("thrusters", "attitude", "imu", "star_tracker")
+
+
+def _single(tables: tuple):
+    return tables[0] if tables else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,6 +206,25 @@ class Scenario:
     mission: MissionConfig = spec()
     dispersions: Dispersions = spec(Dispersions(), doc="Monte Carlo dispersions (sim.dispersions); none by default")
     faults: tuple[SensorFault, ...] = spec((), doc="faults injected into the truth (sim.faults); none by default")
+    # The 6-DOF chaser's tables, each written [name] in a file and held as a tuple of 0 or 1 (absent = (), so a
+    # scenario survives dataclasses.asdict and back, as the Monte Carlo campaign does); read them with the
+    # *_config properties.
+    thrusters: tuple[ThrustersConfig, ...] = spec((), doc="body-mounted thrusters; with [attitude], [imu], "
+                                                        "[star_tracker]: the 6-DOF chaser (absent: 3-axis thrust, "
+                                                        "ideal attitude)")
+    attitude: tuple[AttitudeConfig, ...] = spec(())
+    imu: tuple[ImuConfig, ...] = spec(())
+    star_tracker: tuple[StarTrackerConfig, ...] = spec(())
+
+    @property
+    def six_dof(self) -> bool:
+        return bool(self.thrusters)
+
+    # the table, or None when the scenario has none
+    thruster_config = property(lambda self: _single(self.thrusters))
+    attitude_config = property(lambda self: _single(self.attitude))
+    imu_config = property(lambda self: _single(self.imu))
+    star_tracker_config = property(lambda self: _single(self.star_tracker))
 
     @property
     def mean_motion_rad_s(self) -> float:
@@ -156,9 +239,30 @@ class Scenario:
     def flight(self) -> FlightConfig:
         """What the flight software is told (its knowledge, not the truth)."""
         return FlightConfig(n_rad_s=self.mean_motion_rad_s, vehicle=self.vehicle, nav=self.nav,
-                            control=self.control, mission=self.mission)
+                            control=self.control, mission=self.mission, thrusters=self.thruster_config,
+                            attitude=self.attitude_config)
 
     def validate(self, path):
+        six = [name for name in SIX_DOF_TABLES if getattr(self, name)]
+        for name in six:
+            if len(getattr(self, name)) > 1:
+                raise ConfigError(name, "[...]", "must be a single table")
+        if six and len(six) < 4:
+            missing = sorted({"thrusters", "attitude", "imu", "star_tracker"} - set(six))
+            raise ConfigError(missing[0], None, f"required with [{six[0]}]: a 6-DOF chaser needs [thrusters], "
+                              "[attitude], [imu] and [star_tracker] (or none of them)")
+        th = self.thruster_config
+        if th is not None:
+            n = len(th.position_B_m)
+            for i, f in enumerate(self.truth.thruster_failures):
+                if f.index >= n:
+                    raise ConfigError(f"truth.thruster_failures[{i}].index", f.index, f"must be < {n} (thruster count)")
+            t_min = th.min_impulse_bit_Ns / th.max_thrust_N
+            if self.truth.thrusters.rise_s > t_min:
+                raise ConfigError("truth.thrusters.rise_s", self.truth.thrusters.rise_s,
+                                  f"must be <= the shortest pulse, thrusters.min_impulse_bit_Ns / max_thrust_N = {t_min}")
+        elif self.truth.thruster_failures:
+            raise ConfigError("truth.thruster_failures", "[...]", "needs a [thrusters] table")
         if self.vehicle.mass_kg + self.truth.mass_error_kg <= 0:
             raise ConfigError("truth.mass_error_kg", self.truth.mass_error_kg,
                               f"must be > -vehicle.mass_kg = {-self.vehicle.mass_kg} (the true mass must be > 0)")
@@ -174,7 +278,20 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "(file)", f"is not valid TOML: {exc}") from None
-    return load(Scenario, data)
+    return scenario_from_dict(data)
+
+
+def scenario_from_dict(data: dict) -> Scenario:
+    """Scenario from parsed TOML (plain dicts); ConfigError on any bad or unknown field. A 6-DOF table
+    ([thrusters], ...) becomes the 1-tuple the dataclass holds; errors name it without the [0]."""
+    data = {k: [v] if k in SIX_DOF_TABLES and isinstance(v, dict) else v for k, v in data.items()}
+    try:
+        return load(Scenario, data)
+    except ConfigError as exc:
+        for name in SIX_DOF_TABLES:
+            if exc.path.startswith(f"{name}[0]"):
+                raise ConfigError(name + exc.path[len(name) + 3:], exc.value, exc.allowed) from None
+        raise
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -8,9 +8,10 @@ integration: ``sim.integrator`` (fixed-step RK8, landing exactly on every reques
 
 import numpy as np
 
-from gnc.frames import eci_to_hill, hill_to_eci, kepler_to_eci
+from gnc.frames import dcm_from_quat, eci_to_hill, hill_dcm_and_rate, hill_to_eci, kepler_to_eci, quat_from_dcm
 from sim.forces import ForceModel
-from sim.integrator import propagate_forces
+from sim.integrator import propagate_forces, step_plan
+from sim.rigid_body import B_MASS, TH_D, TH_F, TH_LEVEL, command_thrusters, propagate_6dof
 
 
 def _force_model(forces) -> ForceModel:
@@ -48,6 +49,8 @@ class TruthWorld:
         self.t_ns = 0
         self.applied_accel_H = np.zeros(3)
         self.max_local_err_m = 0.0
+        self.att = None  # the 6-DOF chaser's [q_BN, omega_BN_B] once attach_rigid_body is called
+        self._hill = None  # (t_ns, C_HN) cache of hill_dcm
 
     @classmethod
     def from_elements(cls, a_m, e, inc_rad, raan_rad, argp_rad, nu_rad, r_CT_H, v_CT_H, step_s, forces,
@@ -65,6 +68,33 @@ class TruthWorld:
         r_C_N, v_C_N = hill_to_eci(r_T_N, v_T_N, np.asarray(r_CT_H, dtype=np.float64),
                                    np.asarray(v_CT_H, dtype=np.float64), a_T_N)
         return cls(r_T_N, v_T_N, r_C_N, v_C_N, step_s, fm, max_accel_m_s2, accel_scale)
+
+    def attach_rigid_body(self, q_BN, omega_BN_B, body, thrusters) -> None:
+        """Make the chaser a rigid body (``sim.rigid_body``): attitude q_BN (scalar-first), rate omega_BN_B
+        (rad/s, B), ``body_array`` and ``thruster_table`` (true values). From now on advance_to ignores
+        accel_H: the thrusters commanded by ``fire`` act, in the body frame, with their torques."""
+        self.att = np.concatenate([np.asarray(q_BN, dtype=np.float64), np.asarray(omega_BN_B, dtype=np.float64)])
+        self.body, self.thrusters = body, thrusters
+
+    def fire(self, on_time_s) -> None:
+        """Open each thruster's valve now for on_time_s[i] (s) (below its minimum pulse: not at all)."""
+        command_thrusters(self.thrusters, self.t_ns / 1e9, np.asarray(on_time_s, dtype=np.float64))
+
+    def hill_dcm(self):
+        """C_HN of the target's Hill frame now (with its full acceleration); computed once per time."""
+        if self._hill is None or self._hill[0] != self.t_ns:
+            self._hill = (self.t_ns, hill_dcm_and_rate(self.state[0:3], self.state[3:6], self.accel_N(0))[0])
+        return self._hill[1]
+
+    def q_BH(self):
+        """The chaser's attitude relative to the target's Hill frame (scalar-first, v_B = C_BH v_H)."""
+        return quat_from_dcm(dcm_from_quat(self.att[:4]) @ self.hill_dcm().T)
+
+    def thrust_accel_B(self):
+        """Thrust acceleration now (m/s^2, B): the specific force an accelerometer senses, drag and SRP
+        (< 1e-6 m/s^2 here) left out."""
+        th = self.thrusters
+        return (th[:, TH_LEVEL] * th[:, TH_F]) @ th[:, TH_D:TH_D + 3] / self.body[B_MASS]
 
     @property
     def r_T_N(self):
@@ -99,12 +129,37 @@ class TruthWorld:
         a = np.asarray(accel_H, dtype=np.float64).reshape(3)
         if not np.isfinite(a).all():
             raise ValueError(f"accel_H must be finite, got {a}")
+        if self.att is not None:
+            self._advance_6dof(t_ns)
+            return
         self.applied_accel_H = np.minimum(np.maximum(a, -self.max_accel_m_s2), self.max_accel_m_s2) * self.accel_scale
         if t_ns > self.t_ns:
             self.state, err = propagate_forces(self.forces, self.state, self.t_ns / 1e9, self.applied_accel_H,
                                                (t_ns - self.t_ns) / 1e9, self.step_s, self._arrays)
             self.max_local_err_m = max(self.max_local_err_m, err)
             self.t_ns = t_ns
+
+    def _advance_6dof(self, t_ns: int) -> None:
+        """advance_to for the rigid-body chaser; applied_accel_H becomes the mean thrust acceleration over the
+        interval (m/s^2, H at its end)."""
+        if t_ns == self.t_ns:
+            return
+        dt = (t_ns - self.t_ns) / 1e9
+        h, n = step_plan(dt, self.step_s)
+        dv = np.zeros(3)
+        t0 = self.t_ns / 1e9
+        p, G = self._arrays
+        if not self.forces.has_drag:
+            err = propagate_6dof(self.state, self.att, t0, h, n, p, G, self.thrusters, self.body, dv)
+        else:
+            err = 0.0
+            for step in range(n):
+                self.forces.sample_density(t0 + step * h, self.state, p)
+                err = max(err, propagate_6dof(self.state, self.att, t0 + step * h, h, 1, p, G, self.thrusters,
+                                              self.body, dv))
+        self.max_local_err_m = max(self.max_local_err_m, err)
+        self.t_ns = t_ns
+        self.applied_accel_H = self.hill_dcm() @ dv / dt
 
     def relative_state(self):
         """(r_CT_H m, v_CT_H m/s): chaser relative to target in H, rotating-frame velocity, exact frame rate."""

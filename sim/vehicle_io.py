@@ -2,42 +2,79 @@
 
 import numpy as np
 
+from gnc.frames import dcm_from_quat
 from gnc.ports import ActuatorCommand, RaeMeasurement
 from sim.sensors import RaeSensor
 from sim.truth import TruthWorld
+
+BORESIGHT_B = np.array([1.0, 0.0, 0.0])  # the relative sensors look along +X_B (gnc.config.ThrustersConfig)
 
 
 class SimVehicleIO:
     """The truth world seen through its sensors and driven by the flight code's commands.
 
-    wait_until propagates the truth, sampling the relative sensor at each of its grid times on the
-    way (with the boresight last commanded); read_sensors hands over what was sampled since.
+    wait_until propagates the truth, sampling every sensor at each of its grid times on the way;
+    read_sensors hands over what was delivered since, oldest first. 3-DOF world: the relative sensor's
+    boresight is the one last commanded (ideal attitude) and accel_H is applied. 6-DOF world
+    (``TruthWorld.attach_rigid_body``, with imu and star_tracker): the boresight is +X_B of the true
+    attitude, the command's thruster on-times are fired, and the relative sensor's samples are delivered
+    rae_latency_ns (int ns) after their time of validity.
     """
 
-    def __init__(self, world: TruthWorld, sensor: RaeSensor):
-        self.world, self.sensor = world, sensor
+    def __init__(self, world: TruthWorld, sensor: RaeSensor, imu=None, star_tracker=None, rae_latency_ns: int = 0):
+        self.world, self.sensor, self.imu, self.star_tracker = world, sensor, imu, star_tracker
+        self.rae_latency_ns = int(rae_latency_ns)
         self.accel_H = np.zeros(3)
         self.point_H = np.array([0.0, 1.0, 0.0])
-        self._queue: list[RaeMeasurement] = []
+        self._queue: list[tuple[int, int, object]] = []  # (delivery t_ns, sequence, measurement)
+        self._seq = 0
 
     def now_ns(self) -> int:
         return self.world.t_ns
 
+    def boresight_H(self):
+        """Unit vector (H) of the relative sensors' boresight now: +X_B of the true attitude, or the commanded
+        pointing in a 3-DOF world."""
+        if self.world.att is None:
+            return self.point_H
+        return self.world.hill_dcm() @ (dcm_from_quat(self.world.att[:4]).T @ BORESIGHT_B)
+
+    def _push(self, t_ns, m) -> None:
+        self._queue.append((t_ns, self._seq, m))
+        self._seq += 1
+
+    def _sample(self, t_ns: int) -> None:
+        w = self.world
+        if self.sensor.next_t_ns <= t_ns:
+            m = self.sensor.sample(t_ns, w.relative_state()[0], self.boresight_H())
+            if m is not None:
+                self._push(t_ns + self.rae_latency_ns, m)
+        if self.imu is not None and self.imu.next_t_ns <= t_ns:
+            self._push(t_ns, self.imu.sample(t_ns, w.att[4:7], w.thrust_accel_B()))
+        if self.star_tracker is not None and self.star_tracker.next_t_ns <= t_ns:
+            self.star_tracker.sample(t_ns, w.q_BH())
+
     def wait_until(self, t_ns: int) -> None:
+        sensors = [s for s in (self.sensor, self.imu, self.star_tracker) if s is not None]
         while True:
-            t_next = max(self.sensor.next_t_ns, self.world.t_ns)
+            t_next = max(min(s.next_t_ns for s in sensors), self.world.t_ns)
             if t_next > t_ns:
                 break
             self.world.advance_to(t_next, self.accel_H)
-            m = self.sensor.sample(t_next, self.world.relative_state()[0], self.point_H)
-            if m is not None:
-                self._queue.append(m)
+            self._sample(t_next)
         self.world.advance_to(t_ns, self.accel_H)
 
-    def read_sensors(self) -> list[RaeMeasurement]:
-        out, self._queue = self._queue, []
-        return out
+    def read_sensors(self) -> list:
+        now = self.world.t_ns
+        if self.star_tracker is not None:
+            for m in self.star_tracker.read(now):
+                self._push(now, m)
+        due = sorted(q for q in self._queue if q[0] <= now)
+        self._queue = [q for q in self._queue if q[0] > now]
+        return [q[2] for q in due]
 
     def write_actuators(self, cmd: ActuatorCommand) -> None:
         self.accel_H = np.asarray(cmd.accel_H, dtype=float)
         self.point_H = np.asarray(cmd.point_H, dtype=float)
+        if cmd.on_time_s:
+            self.world.fire(cmd.on_time_s)

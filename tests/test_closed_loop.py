@@ -54,7 +54,9 @@ def test_run_directory_holds_telemetry_with_units_and_plots(default_run):
         modes = f["mode"][()]
         assert set(np.unique(modes)) >= {Mode.APPROACH, Mode.HOLD, Mode.INSPECT, Mode.DEPART}
         a = f["accel_applied_H"][()]
-    assert np.abs(a).max() <= scn.vehicle.max_accel_m_s2 * (1 + 1e-12)
+    # 6-DOF: the true thrusters carry drawn scale errors (truth.thrusters), so the bound is 4 sigma above
+    margin = 4 * scn.truth.thrusters.scale_error_sigma if scn.six_dof else 1e-12
+    assert np.abs(a).max() <= scn.vehicle.max_accel_m_s2 * (1 + margin)
     for name in ("trajectory", "trajectory_3d", "nav_error", "thrust", "timing"):
         assert (out / "plots" / f"{name}.png").stat().st_size > 10_000
     assert (out / "scenario.toml").read_text() == TEXT

@@ -5,8 +5,9 @@
 State x = [r_CT_H (m), v_CT_H (m/s)] and acceleration a (m/s^2) in the Hill frame H of gnc.frames.
 K is the infinite-horizon discrete LQR gain of the MPC's scaled HCW model and weights (the Riccati
 solution that is also the MPC's terminal cost, gnc.control.mpc.dlqr_gain), so the two controllers
-differ only by the constraints and the horizon. a_ff_k = B^+ (xr_{k+1} - A xr_k) is the
-least-squares input that keeps the reference on its own path (zero on a natural-motion reference).
+differ only by the constraints and the horizon. a_ff_k is guidance's input reference when it gives
+one, else B^+ (xr_{k+1} - A xr_k), the least-squares input that keeps the reference on its own path
+(zero on a natural-motion reference).
 The law knows no keep-out sphere, closing-speed limit or cone; its plan (the closed-loop prediction
 over the horizon under the same law) is reported so that guidance's abort checks see where it goes.
 """
@@ -21,7 +22,7 @@ from gnc.control.mpc import HcwLqController, MpcResult, readonly_array, closing_
 class LqrController(HcwLqController):
     """Saturated LQR tracking of the guidance reference; same interface as RelativeMPC.
 
-    Arguments as HcwLqController. ``solve(x0, xref)`` returns an MpcResult whose plan is the
+    Arguments as HcwLqController. ``solve(x0, xref, uref=None)`` returns an MpcResult whose plan is the
     predicted closed loop; its slack figures are the plan's keep-out penetration (m) and largest
     closing-speed excess over the limit (m/s), as the law has no constraints to relax.
     """
@@ -37,17 +38,19 @@ class LqrController(HcwLqController):
     def reset(self):
         """Nothing to forget: the law is memoryless (kept for the controller interface)."""
 
-    def solve(self, x0, xref):
-        """Command and predicted closed loop from x0 (6,) towards xref ((N+1), 6), SI, H.
+    def solve(self, x0, xref, uref=None):
+        """Command and predicted closed loop from x0 (6,) towards xref ((N+1), 6) with the input reference
+        uref (N, 3) m/s^2 (None: derived from xref, module doc), SI, H.
 
         Never raises on non-finite inputs (ok=False, zero command); ValueError on wrong shapes.
         """
         t_start = time.perf_counter()
-        x0, xref = self._check_inputs(x0, xref)
-        if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(xref))):
+        given = uref is not None
+        x0, xref, uref = self._check_inputs(x0, xref, uref)
+        if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(xref)) and np.all(np.isfinite(uref))):
             return self._fail("invalid_input", x0, t_start)
         N, A, B = self.horizon, self.A_H, self.B_H
-        a_ff = (xref[1:] - xref[:-1] @ A.T) @ self._B_pinv.T
+        a_ff = uref if given else (xref[1:] - xref[:-1] @ A.T) @ self._B_pinv.T
         x_plan = np.empty((N + 1, 6))
         u_plan = np.empty((N, 3))
         x_plan[0] = x0
@@ -62,7 +65,7 @@ class LqrController(HcwLqController):
         ko_m = max(float(self.keep_out_radius_m - np.min(rng)), 0.0)
         cl_m_s = max(float(np.max(closing - vmax)), 0.0)
         dx = (x_plan - xref) / self._D[None, :]
-        du = u_plan / self.a_max
+        du = (u_plan - uref) / self.a_max
         cost = float(np.sum(dx[:N] ** 2 * np.diag(self.Q_scaled)) + dx[N] @ self.P_scaled @ dx[N]
                      + np.sum(du ** 2 * np.diag(self.R_scaled)))
         return MpcResult(

@@ -20,13 +20,16 @@ The scales are an implementation detail: the public API is SI.
 
 Optimal control problem (scaled units, k = 0..N-1 unless noted)
 ---------------------------------------------------------------
-    min  sum_k [ (x_k - xr_k)' Q (x_k - xr_k) + u_k' R u_k + w_fuel |u_k|_1 ]
+    min  sum_k [ (x_k - xr_k)' Q (x_k - xr_k) + (u_k - ur_k)' R (u_k - ur_k) + w_fuel |u_k - ur_k|_1 ]
          + (x_N - xr_N)' P (x_N - xr_N) + w_slack * sum_{k=1..N} (s_k + c_k)
     s.t. x_{k+1} = A_s x_k + B_s u_k,  x_0 = x0,  -1 <= u_k <= 1 (per axis),  s_k >= 0,  c_k >= 0
          e_k . r_k >= R_ko / L - s_k                       (keep-out sphere, rotating hyperplane)
          -(e_k . v_k) <= vmax_k / V + c_k                  (closing-speed limit along e_k)
          F_i . r_k <= G_ki + g_k,  g_k >= 0, weight w_slack (optional line-of-sight cone, set_cone)
-with Q = diag(q_pos I3, q_vel I3), R = r_u I3, P the stabilising solution of the discrete algebraic
+with xr_k, ur_k guidance's reference states and inputs (ur = 0 unless guidance flies a planned thrust
+arc: gnc.guidance.plan; then the fuel term prices only the corrections to the plan, with its own weight
+plan_fuel_weight, and a plan that the state is on is followed exactly), Q = diag(q_pos I3, q_vel I3),
+R = r_u I3, P the stabilising solution of the discrete algebraic
 Riccati equation of (A_s, B_s, Q, R), and unit normals e_k (parameters) taken from the previous plan
 shifted by one step (or from the reference on the first solve). The half-space e_k . r >= R_ko never
 intersects the keep-out sphere, so a zero-slack plan is outside it at every step. The closing-speed
@@ -35,8 +38,8 @@ Slacks carry an exact L1 penalty: with w_slack above the constraint multipliers 
 the hard problem is feasible. Every data item that changes per cycle is a cvxpy Parameter, and the
 problem is DPP, so cvxpy canonicalises it once.
 
-The tracking terms are stated expanded, x'Qx - 2 (Q xr)'x + xr'Q xr, with the last (constant) part a
-scalar parameter: written as sum_squares(x - xr) cvxpy would add a copy of every state to its canonical
+The tracking terms are stated expanded, x'Qx - 2 (Q xr)'x + xr'Q xr (likewise for u), with the constant
+parts a scalar parameter: written as sum_squares(x - xr) cvxpy would add a copy of every state to its canonical
 problem (246 variables and equalities at N = 40); likewise the input bound is two inequalities rather
 than |u| <= 1 (no epigraph variables).
 
@@ -297,15 +300,18 @@ class HcwLqController:
         """Terminal weight P in SI (6x6): (x_N - xr_N)' P_SI (x_N - xr_N) equals the scaled term."""
         return self.P_scaled / np.outer(self._D, self._D)
 
-    def _check_inputs(self, x0, xref):
-        """(x0, xref) as float arrays; ValueError on wrong shapes."""
+    def _check_inputs(self, x0, xref, uref):
+        """(x0, xref, uref) as float arrays, uref zeros when None; ValueError on wrong shapes."""
         x0 = np.asarray(x0, dtype=float)
         xref = np.asarray(xref, dtype=float)
+        uref = np.zeros((self.horizon, 3)) if uref is None else np.asarray(uref, dtype=float)
         if x0.shape != (6,):
             raise ValueError(f"x0 must have shape (6,), got {x0.shape}")
         if xref.shape != (self.horizon + 1, 6):
             raise ValueError(f"xref must have shape ({self.horizon + 1}, 6), got {xref.shape}")
-        return x0, xref
+        if uref.shape != (self.horizon, 3):
+            raise ValueError(f"uref must have shape ({self.horizon}, 3), got {uref.shape}")
+        return x0, xref, uref
 
     def _drift(self, x0):
         xs = np.empty((self.horizon + 1, 6))
@@ -334,8 +340,9 @@ class RelativeMPC(HcwLqController):
     mode or reference change that makes the old plan irrelevant).
 
     Arguments shared with the LQR baseline: see HcwLqController (weights act on the scaled
-    quantities of the module doc). fuel_weight on |a/a_max|_1 (>= 0); slack_weight on the scaled
-    slacks (s/L, c/V), large for an exact penalty.
+    quantities of the module doc). fuel_weight on |(a - a_ref)/a_max|_1 (>= 0), plan_fuel_weight instead
+    when solve is given an input reference (a planned thrust arc; default: fuel_weight; either > 0 makes
+    the weight a parameter); slack_weight on the scaled slacks (s/L, c/V), large for an exact penalty.
     path: "cvxpy" (``problem.solve`` with ``solver``) or "fast" (canonical data + one OSQP instance;
     see module doc). solver: the cvxpy path's solver, any cvxpy-installed name ("CLARABEL" default,
     "OSQP"); on the fast path, the solver of the fallback. solver_options override that solver's
@@ -367,12 +374,15 @@ class RelativeMPC(HcwLqController):
 
     def __init__(self, n, dt_s, horizon, a_max, keep_out_radius_m, closing_speed_min_m_s,
                  closing_speed_gain_per_s, q_pos=10.0, q_vel=1.0, r_u=1.0, fuel_weight=0.1,
-                 slack_weight=1e3, path="cvxpy", solver="CLARABEL", solver_options=None, osqp_options=None,
+                 plan_fuel_weight=None, slack_weight=1e3, path="cvxpy", solver="CLARABEL", solver_options=None,
+                 osqp_options=None,
                  length_scale_m=100.0, velocity_scale_m_s=None, cold_start_refinements=1,
                  passive_safety_s=0.0, cone_faces=0, closing_origin_m=None):
         super().__init__(n, dt_s, horizon, a_max, keep_out_radius_m, closing_speed_min_m_s,
                          closing_speed_gain_per_s, q_pos, q_vel, r_u, length_scale_m, velocity_scale_m_s)
-        for name, w, strict in (("fuel_weight", fuel_weight, False), ("slack_weight", slack_weight, True)):
+        plan_fuel_weight = fuel_weight if plan_fuel_weight is None else plan_fuel_weight
+        for name, w, strict in (("fuel_weight", fuel_weight, False), ("plan_fuel_weight", plan_fuel_weight, False),
+                                ("slack_weight", slack_weight, True)):
             if not np.isfinite(w) or w < 0.0 or (strict and w == 0.0):
                 raise ValueError(f"{name} must be {'>' if strict else '>='} 0, got {w}")
         if path not in ("cvxpy", "fast"):
@@ -402,7 +412,10 @@ class RelativeMPC(HcwLqController):
         self._xref = cp.Parameter((N + 1, 6), name="xref")
         self._e = cp.Parameter((N, 3), name="normals")
         self._vmax = cp.Parameter(N, nonneg=True, name="vmax")
-        self._ref_cost = cp.Parameter(name="ref_cost")   # xr'Q xr terms of the cost
+        self._uref = cp.Parameter((N, 3), name="uref")
+        self.fuel_weight, self.plan_fuel_weight = float(fuel_weight), float(plan_fuel_weight)
+        self._w_fuel = cp.Parameter(nonneg=True, name="fuel_weight") if max(fuel_weight, plan_fuel_weight) > 0 else None
+        self._ref_cost = cp.Parameter(name="ref_cost")   # xr'Q xr and ur'R ur terms of the cost
         # Variables.
         X = cp.Variable((N + 1, 6), name="x")
         U = cp.Variable((N, 3), name="u")
@@ -424,12 +437,13 @@ class RelativeMPC(HcwLqController):
         tracking = (cp.sum(cp.multiply(W, cp.square(X))) - 2.0 * cp.sum(cp.multiply(self._xref[:N] @ Q_s, X[:N]))
                     + cp.quad_form(X[N], self.P_scaled) - 2.0 * (self._xref[N] @ self.P_scaled) @ X[N]
                     + self._ref_cost)
-        cost = (tracking + float(r_u) * cp.sum_squares(U)
+        cost = (tracking + float(r_u) * (cp.sum_squares(U) - 2.0 * cp.sum(cp.multiply(self._uref, U)))
                 + float(slack_weight) * (cp.sum(s_ko) + cp.sum(s_cl)))
         if K:
             cost = cost + float(slack_weight) * cp.sum(s_cone)
-        if fuel_weight > 0.0:
-            cost = cost + float(fuel_weight) * cp.sum(cp.abs(U))
+        if self._w_fuel is not None:   # |u - ur| by its epigraph: a weight parameter times cp.abs(...) is not DPP
+            t_fuel = cp.Variable((N, 3), name="fuel_epigraph")
+            cost = cost + self._w_fuel * cp.sum(t_fuel)
         R_pos = X[1:, 0:3]
         V_vel = X[1:, 3:6]
         cons = [
@@ -441,6 +455,8 @@ class RelativeMPC(HcwLqController):
             s_cl >= 0.0,
             -cp.sum(cp.multiply(self._e, V_vel), axis=1) <= self._vmax + s_cl,
         ]
+        if self._w_fuel is not None:
+            cons += [t_fuel >= U - self._uref, t_fuel >= self._uref - U]
         if self.keep_out_radius_m > 0.0:
             cons.append(cp.sum(cp.multiply(self._e, R_pos), axis=1) >= self.keep_out_radius_m / L - s_ko)
         if K:
@@ -524,16 +540,18 @@ class RelativeMPC(HcwLqController):
         return str(self.problem.status), ms, self.problem.value
 
     # ------------------------------------------------------------------ solve
-    def solve(self, x0, xref):
-        """Solve the MPC from x0 = [r_CT_H m, v_CT_H m/s] (6,) towards xref ((N+1), 6) (SI, H).
+    def solve(self, x0, xref, uref=None):
+        """Solve the MPC from x0 = [r_CT_H m, v_CT_H m/s] (6,) towards xref ((N+1), 6) (SI, H) with the
+        input reference uref (N, 3) m/s^2, H (None: zero).
 
         Returns an MpcResult; never raises on solver failure or non-finite inputs (ok=False, zero
         command). Raises ValueError only for wrongly shaped inputs (a programming error).
         """
         t_start = time.perf_counter()
         N = self.horizon
-        x0, xref = self._check_inputs(x0, xref)
-        if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(xref))):
+        no_plan = uref is None
+        x0, xref, uref = self._check_inputs(x0, xref, uref)
+        if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(xref)) and np.all(np.isfinite(uref))):
             return self._fail("invalid_input", x0, t_start)
 
         # Linearisation points for steps 1..N: previous plan shifted by one step, else the reference
@@ -550,8 +568,11 @@ class RelativeMPC(HcwLqController):
         x0_s = x0 / D
         xref_s = xref / D[None, :]
         x0_unchanged = self._x0.value is not None and np.array_equal(self._x0.value, x0_s)
-        values = {self._x0: x0_s, self._xref: xref_s,
-                  self._ref_cost: float(np.sum(xref_s[:N] ** 2 * self._q_diag) + xref_s[N] @ self.P_scaled @ xref_s[N])}
+        uref_s = uref / self.a_max
+        values = {} if self._w_fuel is None else {self._w_fuel: self.fuel_weight if no_plan else self.plan_fuel_weight}
+        values |= {self._x0: x0_s, self._xref: xref_s, self._uref: uref_s,
+                  self._ref_cost: float(np.sum(xref_s[:N] ** 2 * self._q_diag) + xref_s[N] @ self.P_scaled @ xref_s[N]
+                                        + self.R_scaled[0, 0] * np.sum(uref_s ** 2))}
         if self.cone_faces:
             values[self._cone_F], values[self._cone_G] = self._cone
         solve_ms = 0.0

@@ -3,6 +3,14 @@
 Modes: APPROACH, HOLD, INSPECT, DEPART, DOCK (one per phase kind), ABORT (latched: an escape burn to a
 passively safe drift, then thrusters off) and DONE (mission complete, station-keeping at the last
 point). Every transition is an event with its time and reason.
+
+Transfers (approach, depart, the inspection ellipse's entry) follow the free two-impulse HCW arc, or with
+control.reference = "fuel_optimal" guidance's fuel-optimal plan (gnc.guidance.plan) to the same end state
+at the same time: solved from the estimate when the transfer starts (once the estimate's velocity sigma
+is below control.plan_vel_sigma_m_s: until then the reference is the free drift from the estimate, so
+no fuel goes on a poorly known state), then again every control.replan_s while more than a horizon is
+left, each plan replacing the last (a failed solve keeps the last);
+its states are the reference and its thrust the input reference (feedforward) of the MPC.
 """
 
 import math
@@ -12,12 +20,16 @@ from enum import IntEnum
 import numpy as np
 
 from gnc.config import ApproachPhase, DepartPhase, DockPhase, FlightConfig, HoldPhase, InspectPhase
+from gnc.guidance.plan import TransferPlanner
 from gnc.guidance.safety import escape_burn
-from gnc.guidance.trajectories import ArcToState, ClosingLawApproach, EllipseArc, TransferArc
+from gnc.guidance.trajectories import ArcToState, ClosingLawApproach, EllipseArc, PlannedArc, TransferArc
 
 NS = 1_000_000_000
 CONTACT_DISTANCE_M = 0.1  # the docking phase ends (contact) when the estimate is this close to the port
 DOCK_SPEED_MARGIN = 1.5  # abort when closing faster than this times the closing-speed law
+# Longest transfer (control periods) planned in flight: cvxpy's parameter tensor of the plan's program grows
+# as steps^2 (measured: a 1000-step planner takes 1.2 s and 0.56 GB peak RSS to build); 540 in the default mission.
+MAX_PLAN_STEPS = 1000
 
 
 def dock_geometry(p: DockPhase, x_hat: np.ndarray) -> tuple[float, float, float]:
@@ -73,21 +85,42 @@ class GuidanceOutput:
     """What control needs this cycle.
 
     mode, phase_index (-1 once DONE or ABORT past the phases); xref_H: (N+1, 6) reference states
-    [m, m/s] at t_ns + k * dt; escape_dv_H: the abort's impulsive delta-v (m/s, H) on the cycle the
-    abort begins, else None.
+    [m, m/s] at t_ns + k * dt; uref_H: (N, 3) reference accelerations (m/s^2, H) held from t_ns + k * dt
+    while a planned thrust arc is flown, else None; escape_dv_H: the abort's impulsive delta-v (m/s, H)
+    on the cycle the abort begins, else None.
     """
 
     t_ns: int
     mode: Mode
     phase_index: int
     xref_H: np.ndarray
+    uref_H: np.ndarray | None
     escape_dv_H: np.ndarray | None
 
 
-class MissionManager:
-    """Mode state machine over the mission's phases (see module doc)."""
+def transfer_planners(cfg: FlightConfig) -> dict[int, TransferPlanner]:
+    """The fuel-optimal planner of each transfer phase of cfg's mission, by phase index (none when
+    control.reference is not "fuel_optimal"); each solved once here, so that no cycle pays cvxpy's set-up.
+    A transfer of more than MAX_PLAN_STEPS control periods flies the two-impulse arc instead."""
+    if cfg.control.reference != "fuel_optimal":
+        return {}
+    dt = cfg.control.period_s
+    out = {}
+    for i, p in enumerate(cfg.mission.phases):
+        if isinstance(p, (ApproachPhase, InspectPhase)):
+            T = p.entry_s if isinstance(p, InspectPhase) else p.transfer_s
+            if round(T / dt) > MAX_PLAN_STEPS:
+                continue
+            out[i] = TransferPlanner(cfg.n_rad_s, dt, cfg.vehicle.max_accel_m_s2, max(1, round(T / dt)))
+            out[i].solve(np.zeros(6), np.zeros(6))
+    return out
 
-    def __init__(self, cfg: FlightConfig, t0_ns: int):
+
+class MissionManager:
+    """Mode state machine over the mission's phases (see module doc). planners: transfer_planners(cfg),
+    to share them with another manager of the same configuration (default: built here)."""
+
+    def __init__(self, cfg: FlightConfig, t0_ns: int, planners: dict[int, TransferPlanner] | None = None):
         self.cfg = cfg
         self.n = cfg.n_rad_s
         self.phases = cfg.mission.phases
@@ -98,8 +131,11 @@ class MissionManager:
         self.events: list[Event] = []
         self.phases_completed: list[str] = []
         self._ref = None
+        self._arc = None            # the phase's free-motion reference (what a plan hands over to)
+        self._planned_at_s = -math.inf
         self._t_start_ns = t0_ns
         self._t_end_s = math.inf
+        self.planners = transfer_planners(cfg) if planners is None else planners
 
     @property
     def phase_index(self) -> int:
@@ -141,7 +177,31 @@ class MissionManager:
         else:
             self._ref = TransferArc(self.n, r0, np.array(p.to_H_m), p.transfer_s)
             self._t_end_s = p.transfer_s
+        self._arc = self._ref
+        self._planned_at_s = -math.inf
         self.log(t_ns, f"phase {self.index} '{p.name}' ({p.kind}) started")
+
+    def _replan(self, t_s: float, x_hat: np.ndarray, P: np.ndarray, horizon: int) -> None:
+        """Re-solve the transfer's fuel-optimal plan from x_hat (covariance P) at t_s (s into the phase) when
+        due, or set the free drift from x_hat as the reference while the first plan waits (module doc)."""
+        planner = self.planners.get(self.index)
+        if planner is None or t_s - self._planned_at_s < self.cfg.control.replan_s - 1e-6:
+            return
+        k0 = round(t_s / planner.dt_s)
+        if planner.steps - k0 <= horizon:
+            return
+        if self._planned_at_s == -math.inf and np.trace(P[3:, 3:]) > self.cfg.control.plan_vel_sigma_m_s ** 2:
+            u = np.zeros((planner.steps - k0, 3))
+            self._ref = PlannedArc(self.n, planner.dt_s, k0 * planner.dt_s, planner.propagate(x_hat, u), u, self._arc)
+            return
+        first = self._planned_at_s == -math.inf
+        self._planned_at_s = t_s
+        plan = planner.solve(x_hat, self._arc.state(planner.steps * planner.dt_s), k0)
+        if plan.ok:
+            self._ref = PlannedArc(self.n, planner.dt_s, k0 * planner.dt_s, plan.x_H, plan.u_H, self._arc)
+        if not plan.ok or first:
+            outcome = f"{plan.delta_v_m_s:.4f} m/s" if plan.ok else f"failed ({plan.status}), previous reference kept"
+            self.log(round(self._t_start_ns + t_s * NS), f"fuel-optimal plan of phase {self.index}: {outcome}")
 
     def _phase_done(self, t_ns: int, x_hat: np.ndarray) -> bool:
         elapsed = (t_ns - self._t_start_ns) / NS
@@ -200,7 +260,12 @@ class MissionManager:
                 self.log(t_ns, f"phase {self.index} '{self.phases[self.index].name}' completed")
                 self._start_phase(t_ns, x_hat)
         t0 = (t_ns - self._t_start_ns) / NS
+        if self.mode in (Mode.APPROACH, Mode.DEPART, Mode.INSPECT):
+            self._replan(t0, x_hat, P, horizon)
         xref = np.empty((horizon + 1, 6))
         for k in range(horizon + 1):
             xref[k] = self._ref.state(t0 + k * dt_s)
-        return GuidanceOutput(t_ns, self.mode, self.phase_index, xref, escape)
+        uref = None
+        if isinstance(self._ref, PlannedArc) and self.mode != Mode.ABORT:
+            uref = np.array([self._ref.accel(t0 + k * dt_s) for k in range(horizon)])
+        return GuidanceOutput(t_ns, self.mode, self.phase_index, xref, uref, escape)

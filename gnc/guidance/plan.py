@@ -8,6 +8,12 @@ gives the least delta-v (m/s) any controller on this model can spend (the sum of
 simulator counts delta-v). Keep-out and closing-speed constraints are not imposed, so the optimum is a
 lower bound for the closed loop that flies them.
 
+The program is stated condensed (TransferPlanner): the states are eliminated, x_N = A^N x0 + sum_k
+A^(N-1-k) B a_k, leaving 3N inputs, N cones and 6 equalities; built once per transfer length with
+cvxpy Parameters (the end-state residual xf - A^(N-k0) x0 and which steps may still thrust), it is
+re-solved from any step k0 of the transfer, which is how guidance re-plans in flight
+(gnc.guidance.modes); the states of a plan follow by propagation.
+
 Transfers of a mission, from the nominal initial state, each starting where the previous phase ends:
 approach and depart phases (to their point, at rest, in transfer_s) and the inspection ellipse's entry
 (to the ellipse's entry state in entry_s; the ellipse itself is a free HCW orbit and costs nothing on
@@ -72,23 +78,81 @@ def mission_transfers(cfg: FlightConfig, x0_H: np.ndarray) -> list[Transfer]:
     return out
 
 
+@dataclass(frozen=True)
+class FuelOptimalPlan:
+    """A solved transfer from step k0: held accelerations u_H ((N-k0), 3) m/s^2 and the states they give
+    x_H ((N-k0+1), 6) [m, m/s], both in H (None unless ok); delta_v_m_s (m/s, NaN unless ok); cvxpy's status."""
+
+    u_H: np.ndarray | None
+    x_H: np.ndarray | None
+    delta_v_m_s: float
+    status: str
+
+    @property
+    def ok(self) -> bool:
+        return self.u_H is not None
+
+
+class TransferPlanner:
+    """The fuel-optimal program of the module doc for transfers of `steps` periods of dt_s (s), mean motion
+    n (rad/s), per-axis bound a_max (m/s^2); built once, solved in the scaled units of gnc.control.mpc."""
+
+    def __init__(self, n: float, dt_s: float, a_max: float, steps: int):
+        N = self.steps = int(steps)
+        if N < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        L = LENGTH_SCALE_M
+        self.n, self.dt_s, self.a_max = n, dt_s, a_max
+        self._D = np.array([L, L, L, L * n, L * n, L * n])
+        self.A_H, self.B_H = hcw_stm(n, dt_s), hcw_input_matrix(n, dt_s)   # one step, SI
+        A = self.A_H * (self._D[None, :] / self._D[:, None])
+        B = self.B_H * (a_max / self._D[:, None])
+        G = np.empty((6, 3 * N))       # block k: A^(N-1-k) B, the end state's response to step k's input
+        M = B.copy()
+        for k in range(N - 1, -1, -1):
+            G[:, 3 * k:3 * k + 3] = M
+            M = A @ M
+        self._U = cp.Variable((N, 3))
+        self._residual = cp.Parameter(6)              # scaled xf - A^(N-k0) x0
+        self._bound = cp.Parameter((N, 3), nonneg=True)   # 1 on the steps still to fly, 0 before k0
+        self._problem = cp.Problem(cp.Minimize(cp.sum(cp.norm(self._U, 2, axis=1))),
+                                   [G @ cp.vec(self._U, order="C") == self._residual, cp.abs(self._U) <= self._bound])
+
+    def solve(self, x0_H, xf_H, k0: int = 0) -> FuelOptimalPlan:
+        """Least-delta-v plan from x0_H at step k0 to xf_H at step `steps` ([m, m/s], H); not ok when the
+        program is infeasible (a_max too small for the time left) or the solver fails."""
+        N, D = self.steps, self._D
+        if not 0 <= k0 < N:
+            raise ValueError(f"k0 must be in [0, {N}), got {k0}")
+        x0, xf = np.asarray(x0_H, dtype=float), np.asarray(xf_H, dtype=float)
+        bound = np.ones((N, 3))
+        bound[:k0] = 0.0
+        self._bound.value = bound
+        self._residual.value = (xf - hcw_stm(self.n, (N - k0) * self.dt_s) @ x0) / D
+        try:
+            self._problem.solve(solver=cp.CLARABEL)
+        except cp.SolverError as exc:
+            return FuelOptimalPlan(None, None, math.nan, f"solver_error: {exc}")
+        status = str(self._problem.status)
+        if status not in ("optimal", "optimal_inaccurate") or self._U.value is None:
+            return FuelOptimalPlan(None, None, math.nan, status)
+        u = np.clip(self._U.value[k0:], -1.0, 1.0) * self.a_max
+        return FuelOptimalPlan(u, self.propagate(x0, u), float(np.sum(np.linalg.norm(u, axis=1))) * self.dt_s, status)
+
+    def propagate(self, x0_H, u_H) -> np.ndarray:
+        """States ((M+1), 6) [m, m/s], H, from x0_H under the accelerations u_H (M, 3) m/s^2 held per step."""
+        x = np.empty((len(u_H) + 1, 6))
+        x[0] = x0_H
+        for k in range(len(u_H)):
+            x[k + 1] = self.A_H @ x[k] + self.B_H @ u_H[k]
+        return x
+
+
 def fuel_optimal_delta_v(n: float, dt_s: float, a_max: float, x0_H, xf_H, duration_s: float) -> tuple[float, str]:
     """(least delta-v m/s, solver status) from x0_H to xf_H in duration_s on the model of the module doc;
     NaN when the program is infeasible (a_max too small for the time)."""
-    N = max(1, round(duration_s / dt_s))
-    L = LENGTH_SCALE_M
-    D = np.array([L, L, L, L * n, L * n, L * n])
-    A = hcw_stm(n, dt_s) * (D[None, :] / D[:, None])
-    B = hcw_input_matrix(n, dt_s) * (a_max / D[:, None])
-    X = cp.Variable((N + 1, 6))
-    U = cp.Variable((N, 3))
-    cons = [X[0] == np.asarray(x0_H) / D, X[N] == np.asarray(xf_H) / D,
-            X[1:] == X[:N] @ A.T + U @ B.T, cp.abs(U) <= 1.0]
-    prob = cp.Problem(cp.Minimize(cp.sum(cp.norm(U, 2, axis=1))), cons)
-    prob.solve(solver=cp.CLARABEL)
-    if prob.status not in ("optimal", "optimal_inaccurate"):
-        return math.nan, str(prob.status)
-    return float(prob.value) * a_max * dt_s, str(prob.status)
+    plan = TransferPlanner(n, dt_s, a_max, max(1, round(duration_s / dt_s))).solve(x0_H, xf_H)
+    return plan.delta_v_m_s, plan.status
 
 
 def two_impulse_delta_v(n: float, x0_H, xf_H, duration_s: float) -> float:

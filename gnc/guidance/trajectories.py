@@ -8,7 +8,7 @@ import math
 import numpy as np
 from numba import njit
 
-from gnc.models.hcw import hcw_stm
+from gnc.models.hcw import hcw_input_matrix, hcw_stm
 
 
 @njit(cache=True)
@@ -73,6 +73,34 @@ class ArcToState:
         if t_s >= self.T:
             return self.follow.state(t_s - self.T)
         return hcw_stm(self.n, max(t_s, 0.0)) @ self.x0
+
+
+class PlannedArc:
+    """A planned thrust arc (gnc.guidance.plan): states x_H ((M+1), 6) [m, m/s] and accelerations u_H
+    (M, 3) m/s^2 held over steps of dt_s starting at t0_s, then the reference `after` (any object with
+    state(t)) from t0_s + M dt_s on. Between grid points: the HCW flow under the held acceleration."""
+
+    def __init__(self, n: float, dt_s: float, t0_s: float, x_H: np.ndarray, u_H: np.ndarray, after):
+        self.n, self.dt, self.t0 = n, dt_s, t0_s
+        self.x, self.u, self.after = x_H, u_H, after
+        self.t_end = t0_s + u_H.shape[0] * dt_s
+
+    def _step(self, t_s: float) -> int:
+        """Index of the step holding t_s (a grid time, to rounding, opens its own step)."""
+        return min(max(math.floor((t_s - self.t0) / self.dt + 1e-6), 0), self.u.shape[0] - 1)
+
+    def state(self, t_s: float) -> np.ndarray:
+        if t_s >= self.t_end - 1e-6 * self.dt:
+            return self.after.state(t_s)
+        k = self._step(t_s)
+        tau = max(t_s - (self.t0 + k * self.dt), 0.0)
+        return hcw_stm(self.n, tau) @ self.x[k] + hcw_input_matrix(self.n, tau) @ self.u[k]
+
+    def accel(self, t_s: float) -> np.ndarray:
+        """Planned acceleration (m/s^2, H) held at t_s; zero outside the plan."""
+        if t_s < self.t0 - 1e-6 * self.dt or t_s >= self.t_end - 1e-6 * self.dt:
+            return np.zeros(3)
+        return self.u[self._step(t_s)]
 
 
 class ClosingLawApproach:

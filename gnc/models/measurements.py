@@ -42,35 +42,52 @@ def meas_wrap_index(kind):
 
 
 @njit(cache=True)
-def meas_predict(kind, x):
-    """Predicted measurement h(x) (meas_dim(kind),) for the 6- or 7-state x (see module doc)."""
+def meas_predict_into(kind, x, out):
+    """out (meas_dim(kind),) <- predicted measurement h(x) for the 6- or 7-state x (see module doc)."""
     if kind == MEAS_RELPOS:
-        return x[:3].copy()
+        out[:] = x[:3]
+        return
     rae = rae_from_rel(x[:3])
     if kind == MEAS_ANGLES:
-        return rae[1:].copy()
+        out[:] = rae[1:]
+        return
     if x.shape[0] > 6:
         rae[0] += x[6]
-    return rae
+    out[:] = rae
+
+
+@njit(cache=True)
+def meas_predict(kind, x):
+    """Predicted measurement h(x) (meas_dim(kind),) for the 6- or 7-state x (see module doc)."""
+    out = np.empty(meas_dim(kind))
+    meas_predict_into(kind, x, out)
+    return out
+
+
+@njit(cache=True)
+def meas_jacobian_into(kind, x, H):
+    """H (meas_dim(kind) x len(x)) <- dh/dx at x."""
+    m, nx = H.shape
+    for i in range(m):
+        for j in range(nx):
+            H[i, j] = 0.0
+    if kind == MEAS_RELPOS:
+        H[0, 0] = H[1, 1] = H[2, 2] = 1.0
+        return
+    J = rae_jacobian(x[:6])
+    r0 = 1 if kind == MEAS_ANGLES else 0  # angles: the azimuth and elevation rows
+    for i in range(m):
+        for j in range(6):
+            H[i, j] = J[r0 + i, j]
+    if kind == MEAS_RAE and nx > 6:
+        H[0, 6] = 1.0
 
 
 @njit(cache=True)
 def meas_jacobian(kind, x):
     """dh/dx (meas_dim(kind) x len(x)) at x."""
-    nx = x.shape[0]
-    if kind == MEAS_RELPOS:
-        H = np.zeros((3, nx))
-        H[0, 0] = H[1, 1] = H[2, 2] = 1.0
-        return H
-    J = rae_jacobian(x[:6])
-    if kind == MEAS_ANGLES:
-        H = np.zeros((2, nx))
-        H[:, :6] = J[1:, :]
-        return H
-    H = np.zeros((3, nx))
-    H[:, :6] = J
-    if nx > 6:
-        H[0, 6] = 1.0
+    H = np.empty((meas_dim(kind), x.shape[0]))
+    meas_jacobian_into(kind, x, H)
     return H
 
 

@@ -5,9 +5,10 @@ State x = [r_CT_H (m), v_CT_H (m/s)] (6,), optionally with a range bias b_r (m) 
 in the same units. Measurements: the kinds of ``gnc.models.measurements`` (range/azimuth/elevation,
 angles-only, relative position).
 
-All kernels but ``ekf_cycle_inplace`` are pure: they never modify their inputs and return new arrays
-(a rejected update returns the input x and P themselves). ``ekf_cycle_inplace`` is the filter class's
-hot path: the same pure kernels composed, on one work buffer, so that a cycle costs one numba call.
+``ekf_predict`` and ``ekf_update`` are pure: they never modify their inputs and return new arrays (a
+rejected update returns the input x and P themselves). They wrap the allocation-free
+``ekf_predict_inplace`` / ``ekf_update_inplace``, which ``ekf_step`` composes on the filter class's
+work buffer (``work_views``) so that a whole cycle is one numba call that allocates (almost) nothing.
 """
 
 import numpy as np
@@ -18,18 +19,42 @@ from gnc.models.measurements import (
     MEAS_RAE,
     meas_dim,
     meas_geometry_ok,
-    meas_jacobian,
-    meas_predict,
+    meas_jacobian_into,
+    meas_predict_into,
     meas_wrap_index,
 )
 from gnc.models.rae import wrap_angle
-from gnc.nav.linalg import mm, mm_bt, spd_inverse_nis, symmetrise_inplace
+from gnc.nav.linalg import cholesky_into, mm_into
 
 # 8-point Gauss-Legendre rule on [-1, 1] (constants; exact for polynomials of degree <= 15).
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
 # Longest quadrature panel, in radians of orbital phase n*h. With 8 nodes the rule's remainder on a
 # panel is below ~1e-22 relative for these trigonometric-polynomial integrands (see hcw_process_noise).
 _GL_MAX_PANEL_RAD = 1.0
+
+
+@njit(cache=True)
+def ekf_predict_inplace(x, P, Phi, Gam, u, nu, Q, xs, T):
+    """In place: x <- Phi x + Gam[:, :nu] u[:nu], P <- Phi P Phi' + Q (exactly symmetric, from its
+    lower triangle); xs (n,), T (nxn) scratch. Shapes and units as ``ekf_predict``; Q symmetric."""
+    nx = x.shape[0]
+    for i in range(nx):
+        acc = 0.0
+        for j in range(nx):
+            acc += Phi[i, j] * x[j]
+        for j in range(nu):
+            acc += Gam[i, j] * u[j]
+        xs[i] = acc
+    x[:] = xs
+    mm_into(Phi, P, T, nx, nx, nx)  # skips the zeros of Phi (HCW: 20 of 36 entries are non-zero)
+    for i in range(nx):  # lower triangle of T Phi' + Q, mirrored
+        for j in range(i + 1):
+            acc = 0.0
+            for k in range(nx):
+                acc += T[i, k] * Phi[j, k]
+            v = acc + Q[i, j]
+            P[i, j] = v
+            P[j, i] = v
 
 
 @njit(cache=True)
@@ -40,21 +65,9 @@ def ekf_predict(x, P, Phi, Gam, u, Q):
     For HCW: Phi = hcw_stm(n, dt), Gam = hcw_input_matrix(n, dt), u = acceleration (m/s^2, H)
     held over dt, Q = hcw_process_noise(n, dt, q_psd).
     """
-    nx = x.shape[0]
-    nu = u.shape[0]
-    xn = np.empty(nx)
-    for i in range(nx):
-        acc = 0.0
-        for j in range(nx):
-            acc += Phi[i, j] * x[j]
-        for j in range(nu):
-            acc += Gam[i, j] * u[j]
-        xn[i] = acc
-    Pn = mm_bt(mm(Phi, P), Phi)
-    for i in range(nx):
-        for j in range(nx):
-            Pn[i, j] += Q[i, j]
-    symmetrise_inplace(Pn)
+    n = x.shape[0]
+    xn, Pn = x.copy(), P.copy()
+    ekf_predict_inplace(xn, Pn, Phi, Gam, u, u.shape[0], Q, np.empty(n), np.empty((n, n)))
     return xn, Pn
 
 
@@ -94,6 +107,114 @@ def hcw_process_noise(n, dt, q_psd):
     return Q
 
 
+# Pages (n x n each) of the scratch of ``ekf_update_inplace``.
+UPDATE_SCRATCH_PAGES = 7
+
+
+@njit(cache=True)
+def ekf_update_inplace(x, P, z, R, gate_chi2, kind, y, S, sc):
+    """``ekf_update`` in place: x, P updated only when accepted; y, S receive the innovation and its
+    covariance (NaN on a geometry rejection). z, R, y, S may be larger than the measurement (leading
+    m entries / m x m block used: whole pages of a work buffer keep numba's fast contiguous layout);
+    sc (UPDATE_SCRATCH_PAGES, n, n): scratch. Returns (nis, accepted).
+
+    K = P H' S^-1 by Cholesky solves (S = L L'), NIS = |L^-1 y|^2; (I - K H) P = P - K (P H')'."""
+    n = x.shape[0]
+    m = meas_dim(kind)
+    if not meas_geometry_ok(kind, x, P):
+        for i in range(m):
+            y[i] = np.nan
+            for j in range(m):
+                S[i, j] = np.nan
+        return np.inf, False
+    vec, H, PHt, K, T, KH, KR = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6]
+    zhat, w = vec[0, :m], vec[1, :m]
+    meas_predict_into(kind, x, zhat)
+    for i in range(m):
+        y[i] = z[i] - zhat[i]
+    iw = meas_wrap_index(kind)
+    if iw >= 0:
+        y[iw] = wrap_angle(y[iw])
+    meas_jacobian_into(kind, x, H[:m, :])
+    hc = vec[2]  # indices (as floats) of the columns of H that are not all zero: the loops skip the rest
+    nh = 0
+    for j in range(n):
+        for i in range(m):
+            if H[i, j] != 0.0:
+                hc[nh] = j
+                nh += 1
+                break
+    for i in range(n):  # P H' (n x m)
+        for j in range(m):
+            acc = 0.0
+            for c in range(nh):
+                l = int(hc[c])
+                acc += P[i, l] * H[j, l]
+            PHt[i, j] = acc
+    for i in range(m):  # S = H P H' + R, lower triangle mirrored
+        for j in range(i + 1):
+            acc = 0.0
+            for c in range(nh):
+                l = int(hc[c])
+                acc += H[i, l] * PHt[l, j]
+            v = acc + R[i, j]
+            S[i, j] = v
+            S[j, i] = v
+    Lc = T  # Cholesky factor in T's page (T is formed after K)
+    if not cholesky_into(S, Lc, m):
+        return np.inf, False
+    nis = 0.0
+    for i in range(m):  # w = L^-1 y
+        acc = y[i]
+        for k in range(i):
+            acc -= Lc[i, k] * w[k]
+        w[i] = acc / Lc[i, i]
+        nis += w[i] * w[i]
+    if not nis <= gate_chi2:
+        return nis, False
+    for r in range(n):  # row r of K solves S k = (P H')[r, :]: L a = PHt[r], L' k = a
+        for i in range(m):
+            acc = PHt[r, i]
+            for k in range(i):
+                acc -= Lc[i, k] * K[r, k]
+            K[r, i] = acc / Lc[i, i]
+        for i in range(m - 1, -1, -1):
+            acc = K[r, i]
+            for k in range(i + 1, m):
+                acc -= Lc[k, i] * K[r, k]
+            K[r, i] = acc / Lc[i, i]
+    for i in range(n):
+        for j in range(m):
+            x[i] += K[i, j] * y[j]
+    for i in range(n):  # K H, on the non-zero columns of H only (the others are zero)
+        for c in range(nh):
+            l = int(hc[c])
+            acc = 0.0
+            for k in range(m):
+                acc += K[i, k] * H[k, l]
+            KH[i, l] = acc
+    for i in range(n):  # T = (I - K H) P = P - K (P H')'
+        for j in range(n):
+            acc = 0.0
+            for l in range(m):
+                acc += K[i, l] * PHt[j, l]
+            T[i, j] = P[i, j] - acc
+    mm_into(K, R, KR, n, m, m)
+    for i in range(n):  # Joseph: P+ = T (I - K H)' + K R K', lower triangle mirrored
+        for j in range(i + 1):
+            acc = 0.0  # T (I - K H)' = T - T (K H)', (K H)[j, l] zero off the columns hc
+            for c in range(nh):
+                l = int(hc[c])
+                acc += T[i, l] * KH[j, l]
+            acc2 = 0.0
+            for l in range(m):
+                acc2 += KR[i, l] * K[j, l]
+            v = (T[i, j] - acc) + acc2
+            P[i, j] = v
+            P[j, i] = v
+    return nis, True
+
+
 @njit(cache=True)
 def ekf_update(x, P, z, R, gate_chi2, kind):
     """EKF update with one measurement of ``kind`` (``gnc.models.measurements``), chi-square gated,
@@ -104,46 +225,18 @@ def ekf_update(x, P, z, R, gate_chi2, kind):
     Innovation y = z - h(x), azimuth component wrapped to [-pi, pi); S = H P H' + R with H = dh/dx;
     NIS = y' S^-1 y. The update is applied only if NIS <= gate_chi2 (a NaN NIS or a non
     positive-definite S rejects); then K = P H' S^-1, x+ = x + K y,
-    P+ = (I - K H) P (I - K H)' + K R K' (symmetrised).
+    P+ = (I - K H) P (I - K H)' + K R K' (exactly symmetric, from its lower triangle).
     Geometry guard (angle kinds): if the horizontal distance is not above 3 horizontal position sigmas
     (``meas_geometry_ok``) the measurement is rejected with y, S = NaN and nis = inf.
     Returns (x+, P+, y (m,), S (mxm), nis, accepted); when rejected x+, P+ are the inputs x, P.
     """
     m = meas_dim(kind)
-    if not meas_geometry_ok(kind, x, P):
-        return x, P, np.full(m, np.nan), np.full((m, m), np.nan), np.inf, False
-    zhat = meas_predict(kind, x)
-    y = np.empty(m)
-    for i in range(m):
-        y[i] = z[i] - zhat[i]
-    iw = meas_wrap_index(kind)
-    if iw >= 0:
-        y[iw] = wrap_angle(y[iw])
-    H = meas_jacobian(kind, x)
-    PHt = mm_bt(P, H)  # n x m
-    S = mm(H, PHt)
-    for i in range(m):
-        for j in range(m):
-            S[i, j] += R[i, j]
-    symmetrise_inplace(S)
-    Si, nis, ok = spd_inverse_nis(S, y)
-    if not (ok and nis <= gate_chi2):
+    xn, Pn = x.copy(), P.copy()
+    y, S = np.empty(m), np.empty((m, m))
+    n = x.shape[0]
+    nis, accepted = ekf_update_inplace(xn, Pn, z, R, gate_chi2, kind, y, S, np.empty((UPDATE_SCRATCH_PAGES, n, n)))
+    if not accepted:
         return x, P, y, S, nis, False
-    K = mm(PHt, Si)  # n x m
-    nx = x.shape[0]
-    xn = x.copy()
-    for i in range(nx):
-        for j in range(m):
-            xn[i] += K[i, j] * y[j]
-    IKH = -mm(K, H)
-    for i in range(nx):
-        IKH[i, i] += 1.0
-    Pn = mm_bt(mm(IKH, P), IKH)
-    KRKt = mm_bt(mm(K, R), K)
-    for i in range(nx):
-        for j in range(nx):
-            Pn[i, j] += KRKt[i, j]
-    symmetrise_inplace(Pn)
     return xn, Pn, y, S, nis, True
 
 
@@ -171,59 +264,56 @@ def hcw_predict_matrices(n, dt, q_psd):
     return hcw_stm(n, dt), hcw_input_matrix(n, dt), hcw_process_noise(n, dt, q_psd)
 
 
-def work_size(n):
-    """Length of the work buffer of ``ekf_cycle_inplace`` for an n-state filter."""
-    return n + n * n + 3 + n * n + 3 * n + n * n + 3 + 9
+# The filter class's work buffer W: pages of n x n (n = 6 or 7 states), sliced into views inside the
+# kernels (a slice is free; a reshape or an allocation costs tens of ns each).
+N_SLOTS = 4  # model slots: discrete models (Phi, Gam, Q) of up to this many interval lengths
+PG_VEC, PG_P, PG_S = 0, 1, 2  # the state: rows of PG_VEC x (n), u (3), y (m); P (nxn); S (leading mxm)
+N_STATE_PAGES = 3  # what a history snapshot keeps
+PG_R = 3  # R of kind k (leading mxm) in page PG_R + k
+PG_GATE = 6  # row 0: NIS gate of each kind
+PG_SLOT = 7  # slot k: Phi, Gam (leading n x 3), Q in pages PG_SLOT + 3k + (0, 1, 2)
+PG_SCRATCH = PG_SLOT + 3 * N_SLOTS  # rows of the first page: z (3), x scratch (n); then the update's
+N_PAGES = PG_SCRATCH + 1 + UPDATE_SCRATCH_PAGES
+
+
+def new_work(n, R_by_kind, gate_by_kind):
+    """Work buffer (N_PAGES, n, n) of an n-state filter: zeros, y and S NaN, and the configuration
+    R_by_kind {kind: R (mxm)}, gate_by_kind {kind: NIS gate}."""
+    W = np.zeros((N_PAGES, n, n))
+    W[PG_VEC, 2, :3] = np.nan
+    W[PG_S, :3, :3] = np.nan
+    for kind, Rk in R_by_kind.items():
+        m = Rk.shape[0]
+        W[PG_R + kind, :m, :m] = Rk
+    for kind, g in gate_by_kind.items():
+        W[PG_GATE, 0, kind] = g
+    return W
 
 
 @njit(cache=True)
-def work_views(w, n):
-    """Views (x, P, u, Phi, Gam, Q, y, S) into the work buffer w (1-D, ``work_size(n)``).
+def ekf_step(W, slot, kind, z0, z1, z2):
+    """One filter cycle in place on the work buffer W (``new_work``): if slot >= 0,
+    ``ekf_predict_inplace`` with the held u and the model in that slot; then, if kind >= 0,
+    ``ekf_update_inplace`` of z = [z0, z1, z2][:meas_dim(kind)] with the kind's R and gate, storing
+    y and S (NaN-padded).
 
-    x (n,), P (nxn): the estimate. u (3,): acceleration held over the interval (m/s^2, H).
-    Phi (nxn), Gam (nx3), Q (nxn): the discrete model of the next prediction interval.
-    y (3,), S (3x3): innovation and its covariance of the last update (leading m entries).
+    Returns the signed NIS (one float, no tuple to box): nis when accepted, -nis when rejected (a
+    rejected NIS is > 0, inf or NaN, so accepted == (result >= 0)); NaN when kind < 0 (predict only).
     """
-    o = 0
-    x = w[o:o + n]
-    o += n
-    P = w[o:o + n * n].reshape((n, n))
-    o += n * n
-    u = w[o:o + 3]
-    o += 3
-    Phi = w[o:o + n * n].reshape((n, n))
-    o += n * n
-    Gam = w[o:o + 3 * n].reshape((n, 3))
-    o += 3 * n
-    Q = w[o:o + n * n].reshape((n, n))
-    o += n * n
-    y = w[o:o + 3]
-    o += 3
-    S = w[o:o + 9].reshape((3, 3))
-    return x, P, u, Phi, Gam, Q, y, S
-
-
-@njit(cache=True)
-def ekf_cycle_inplace(w, n, do_predict, R, z0, z1, z2, gate_chi2, kind):
-    """One filter cycle in place on the work buffer w (see ``work_views``): if do_predict,
-    ``ekf_predict`` with the (Phi, Gam, u, Q) stored in w; then, if kind >= 0, ``ekf_update`` of
-    z = [z0, z1, z2][:meas_dim(kind)] with covariance R, storing y and S (NaN-padded) in w.
-    Returns (nis, accepted); (nan, False) when kind < 0 (predict only)."""
-    x, P, u, Phi, Gam, Q, yw, Sw = work_views(w, n)
-    if do_predict:
-        xn, Pn = ekf_predict(x, P, Phi, Gam, u, Q)
-        x[:] = xn
-        P[:, :] = Pn
+    x, u, y, P, S = W[PG_VEC, 0], W[PG_VEC, 1], W[PG_VEC, 2], W[PG_P], W[PG_S]
+    sc = W[PG_SCRATCH:]
+    if slot >= 0:
+        k = PG_SLOT + 3 * slot
+        ekf_predict_inplace(x, P, W[k], W[k + 1], u, 3, W[k + 2], sc[0, 1], sc[1])
     if kind < 0:
-        return np.nan, False
-    m = meas_dim(kind)
-    z = np.array((z0, z1, z2))[:m]
-    xn, Pn, y, S, nis, accepted = ekf_update(x.copy(), P.copy(), z, R, gate_chi2, kind)
-    yw[:] = np.nan
-    Sw[:, :] = np.nan
-    yw[:m] = y
-    Sw[:m, :m] = S
-    if accepted:
-        x[:] = xn
-        P[:, :] = Pn
-    return nis, accepted
+        return np.nan
+    z = sc[0, 0]
+    z[0] = z0
+    z[1] = z1
+    z[2] = z2
+    for i in range(3):
+        y[i] = np.nan
+        for j in range(3):
+            S[i, j] = np.nan
+    nis, accepted = ekf_update_inplace(x, P, z, W[PG_R + kind], W[PG_GATE, 0, kind], kind, y, S, sc[1:])
+    return nis if accepted else -nis

@@ -1,22 +1,33 @@
 """Small dense linear algebra for the filter kernels, written as loops so that no BLAS/LAPACK is
-needed (numba's ``@`` and ``np.linalg`` would pull in scipy)."""
+needed (numba's ``@`` and ``np.linalg`` would pull in scipy).
+
+Each ``*_into`` function writes its result into caller-provided arrays (the filter's hot path
+allocates nothing); the allocating form wraps it.
+"""
 
 import numpy as np
 from numba import njit
 
 
 @njit(cache=True)
-def mm(A, B):
-    """A @ B for small dense matrices."""
-    m, k = A.shape
-    p = B.shape[1]
-    C = np.zeros((m, p))
+def mm_into(A, B, C, m, k, p):
+    """C[:m, :p] <- A[:m, :k] @ B[:k, :p] for small dense matrices (C must not alias A or B; leading
+    blocks, so that whole pages of a work buffer can be passed); zero entries of A are skipped."""
     for i in range(m):
+        for j in range(p):
+            C[i, j] = 0.0
         for l in range(k):
             a = A[i, l]
             if a != 0.0:
                 for j in range(p):
                     C[i, j] += a * B[l, j]
+
+
+@njit(cache=True)
+def mm(A, B):
+    """A @ B for small dense matrices."""
+    C = np.empty((A.shape[0], B.shape[1]))
+    mm_into(A, B, C, A.shape[0], A.shape[1], B.shape[1])
     return C
 
 
@@ -47,23 +58,34 @@ def symmetrise_inplace(M):
 
 
 @njit(cache=True)
-def cholesky(S):
-    """Lower Cholesky factor of a small symmetric matrix; (L, ok), ok=False if not positive definite."""
-    m = S.shape[0]
-    L = np.zeros((m, m))
+def cholesky_into(S, L, m):
+    """L[:m, :m] <- lower Cholesky factor of the leading m x m block of a symmetric S (arrays may be
+    larger: full pages of a work buffer keep numba's fast contiguous layout); False (L partial) if
+    that block is not positive definite."""
+    for i in range(m):
+        for j in range(m):
+            L[i, j] = 0.0
     for j in range(m):
         d = S[j, j]
         for k in range(j):
             d -= L[j, k] * L[j, k]
         if not (d > 0.0 and np.isfinite(d)):
-            return L, False
+            return False
         L[j, j] = np.sqrt(d)
         for i in range(j + 1, m):
             acc = S[i, j]
             for k in range(j):
                 acc -= L[i, k] * L[j, k]
             L[i, j] = acc / L[j, j]
-    return L, True
+    return True
+
+
+@njit(cache=True)
+def cholesky(S):
+    """Lower Cholesky factor of a small symmetric matrix; (L, ok), ok=False if not positive definite."""
+    L = np.empty_like(S)
+    ok = cholesky_into(S, L, S.shape[0])
+    return L, ok
 
 
 @njit(cache=True)

@@ -23,17 +23,30 @@ import math
 import operator
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from gnc.models.measurements import MEAS_ANGLES, MEAS_RAE, MEAS_RELPOS
 from gnc.models.rae import rel_from_rae
-from gnc.nav.ekf_kernels import ekf_cycle_inplace, rel_from_rae_jacobian, work_size, work_views
+from gnc.nav.ekf_kernels import (
+    N_SLOTS,
+    N_STATE_PAGES,
+    PG_P,
+    PG_S,
+    PG_SLOT,
+    PG_VEC,
+    ekf_step,
+    new_work,
+    rel_from_rae_jacobian,
+)
 from gnc.nav.process import HcwProcess
 from gnc.nav.ukf_kernels import ukf_moments, ukf_predict_linear, ukf_sigma_points, ukf_update, ukf_weights
 from gnc.ports import AnglesMeasurement, RaeMeasurement, RelPosMeasurement
 
 _NS_PER_S = 1_000_000_000
 _KIND_OF = {RaeMeasurement: MEAS_RAE, AnglesMeasurement: MEAS_ANGLES, RelPosMeasurement: MEAS_RELPOS}
+_KIND_NAME = {MEAS_RAE: "RAE", MEAS_ANGLES: "angles (give angles_R_diag)",
+              MEAS_RELPOS: "relative position (give relpos_R_diag)"}
 
 
 class RelNavUpdate(NamedTuple):
@@ -69,6 +82,14 @@ def _readonly(a):
 
 
 _new_update = tuple.__new__
+
+
+def _entry_point(dispatcher, *args):
+    """The compiled function of a numba dispatcher for the types of args (compiled or loaded from the
+    cache by calling it once with args): called directly it skips the dispatcher's type resolution
+    (about 0.2 us a call); it raises TypeError on arguments it cannot convert to those types."""
+    dispatcher(*args)
+    return dispatcher.overloads[tuple(numba.typeof(a) for a in args)].entry_point
 
 
 class _RelNavBase:
@@ -118,14 +139,15 @@ class _RelNavBase:
         self._bias_psd = float(range_bias_psd)
         self._process = HcwProcess(n) if process is None else process
         self._q_psd = q_psd
-        self._w = np.zeros(work_size(self._nx))
-        self._x, self._P, self._u, self._Phi, self._Gam, self._Q, self._y, self._S = work_views(self._w, self._nx)
+        W = self._w = new_work(self._nx, self._R, self._gate)
+        self._x, self._u, self._y = W[PG_VEC, 0], W[PG_VEC, 1, :3], W[PG_VEC, 2, :3]
+        self._P, self._S = W[PG_P], W[PG_S, :3, :3]
+        self._slot_views = [(W[k], W[k + 1, :, :3], W[k + 2]) for k in range(PG_SLOT, PG_SLOT + 3 * N_SLOTS, 3)]
+        self._slots = {}  # time-invariant process: interval (ns) -> slot holding its model
+        self._next_slot = 0
         self._x[:] = x0
         self._P[:, :] = P0
-        self._y[:] = np.nan
-        self._S[:, :] = np.nan
         self._t_ns = operator.index(t0_ns)
-        self._dt_loaded = -1  # interval whose matrices are in the work buffer (time-invariant models)
         self._history_ns = operator.index(history_ns)
         self._hist = []  # (t_ns, u (3,), measurement or None, work buffer after the event)
         self._reinit_after = int(reinit_after)
@@ -133,7 +155,7 @@ class _RelNavBase:
         self._streak = 0
         self._n_updates = self._n_rejected = self._n_late = self._n_reinit = 0
         self._stats = {}
-        self._m = 3
+        self._m = 3  # components of the last update
         if self._history_ns:
             self._remember(None)
 
@@ -169,18 +191,39 @@ class _RelNavBase:
         return cls(n, q_psd, R_diag, gate_chi2, x0, P0, meas.t_ns, **options)
 
     # --- model -------------------------------------------------------------------------------------
-    def _load_model(self, dt_ns):
-        """Write the discrete model of [t, t + dt_ns] into the work buffer."""
-        if self._process.time_invariant and dt_ns == self._dt_loaded:
-            return
+    def _slot(self, dt_ns):
+        """Model slot of the work buffer holding the discrete model of [t, t + dt_ns] (loaded if needed)."""
+        k = self._slots.get(dt_ns)
+        return self._load_slot(dt_ns) if k is None else k
+
+    def _load_slot(self, dt_ns):
+        """Write the discrete model of [t, t + dt_ns] into a slot: round robin over the slots for a
+        time-invariant process (remembered by interval), slot 0 every time for a time-varying one."""
         Phi, Gam, Q = self._process.linear(self._t_ns, dt_ns, self._q_psd)
-        self._Phi[:6, :6] = Phi
-        self._Gam[:6, :] = Gam
-        self._Q[:6, :6] = Q
+        k = 0
+        if self._process.time_invariant:
+            k = self._next_slot
+            self._next_slot = (k + 1) % N_SLOTS
+            for key in [key for key, v in self._slots.items() if v == k]:
+                del self._slots[key]
+        sPhi, sGam, sQ = self._slot_views[k]
+        sPhi[:, :], sGam[:, :], sQ[:, :] = 0.0, 0.0, 0.0
+        sPhi[:6, :6] = Phi
+        sGam[:6, :] = Gam
+        sQ[:6, :6] = Q
         if self._nx == 7:
-            self._Phi[6, 6] = 1.0
-            self._Q[6, 6] = self._bias_psd * dt_ns / _NS_PER_S
-        self._dt_loaded = dt_ns
+            sPhi[6, 6] = 1.0
+            sQ[6, 6] = self._bias_psd * dt_ns / _NS_PER_S
+        if self._process.time_invariant:
+            self._slots[dt_ns] = k
+        return k
+
+    def _kind(self, meas):
+        """Measurement kind of meas; ValueError when its covariance was not configured."""
+        kind = _KIND_OF[type(meas)]
+        if kind not in self._R:
+            raise ValueError(f"{type(self).__name__}: no covariance configured for {_KIND_NAME[kind]} measurements")
+        return kind
 
     # --- public API --------------------------------------------------------------------------------
     def predict_to(self, t_ns, accel_H):
@@ -196,7 +239,7 @@ class _RelNavBase:
                 f"{type(self).__name__}.predict_to: t_ns={t_ns} is {-dt_ns} ns before the filter time "
                 f"{self._t_ns} ns; the filter cannot predict backwards (late measurements go to update)"
             )
-        self._u[:] = accel_H
+        self._u[...] = accel_H  # the Ellipsis form is numpy's fast path (5x a slice)
         if dt_ns == 0:
             return
         self._predict(dt_ns)
@@ -213,17 +256,20 @@ class _RelNavBase:
         if st is None:
             st = self._stats[meas.sensor] = [0, 0, 0]
         st[0] += 1
-        if t_ns < self._t_ns:
+        dt_ns = t_ns - self._t_ns
+        if dt_ns < 0:
             return self._late(meas, st)
-        nis, accepted = self._step(meas, t_ns - self._t_ns)
+        r = self._step(meas, dt_ns)
         self._t_ns = t_ns
-        if not accepted:
-            self._rejected(meas, st)
-        else:
+        if r >= 0.0:
             self._streak = 0
+            res = _new_update(RelNavUpdate, (t_ns, r, True))
+        else:
+            self._rejected(meas, st)
+            res = _new_update(RelNavUpdate, (t_ns, -r, False))
         if self._history_ns:
             self._remember(meas)
-        return _new_update(RelNavUpdate, (t_ns, nis, accepted))
+        return res
 
     # --- robustness --------------------------------------------------------------------------------
     def _rejected(self, meas, st):
@@ -259,7 +305,7 @@ class _RelNavBase:
 
     def _remember(self, meas):
         h = self._hist
-        h.append((self._t_ns, self._u.copy(), meas, self._w.copy()))
+        h.append((self._t_ns, self._u.copy(), meas, self._w[:N_STATE_PAGES].copy()))
         horizon = self._t_ns - self._history_ns
         # keep one state at or before the horizon, as the anchor for the oldest admissible measurement
         while len(h) > 1 and h[1][0] <= horizon:
@@ -276,8 +322,7 @@ class _RelNavBase:
             return _new_update(RelNavUpdate, (meas.t_ns, math.nan, False))
         later, u_end = h[k + 1:], self._u.copy()
         del h[k + 1:]
-        self._t_ns, self._w[:] = h[k][0], h[k][3]
-        self._dt_loaded = -1
+        self._t_ns, self._w[:N_STATE_PAGES] = h[k][0], h[k][3]
         res = None
         events = [(meas.t_ns, later[0][1], meas)] + [e[:3] for e in later]
         for t_e, u_e, m_e in events:
@@ -285,12 +330,12 @@ class _RelNavBase:
             if m_e is None:
                 self.predict_to(t_e, u_e)
                 continue
-            nis, accepted = self._step(m_e, t_e - self._t_ns)
+            r = self._step(m_e, t_e - self._t_ns)
             self._t_ns = t_e
             self._remember(m_e)
             if m_e is meas:
-                res = _new_update(RelNavUpdate, (t_e, nis, accepted))
-                if not accepted:
+                res = _new_update(RelNavUpdate, (t_e, abs(r), r >= 0.0))
+                if not r >= 0.0:
                     self._rejected(meas, st)
         self._u[:] = u_end
         return res
@@ -380,21 +425,27 @@ class RelNavFilter(_RelNavBase):
     measurements, see module doc), reinit_after (0: never), reinit_vel_sigma_m_s.
     """
 
+    def __init__(self, *args, **options):
+        super().__init__(*args, **options)
+        self._kernel = _entry_point(ekf_step, self._w, -1, -1, 0.0, 0.0, 0.0)  # no-op call: predict nor update
+
     def _predict(self, dt_ns):
-        self._load_model(dt_ns)
-        ekf_cycle_inplace(self._w, self._nx, True, self._R[MEAS_RAE], 0.0, 0.0, 0.0, 0.0, -1)
+        self._kernel(self._w, self._slot(dt_ns), -1, 0.0, 0.0, 0.0)
 
     def _step(self, meas, dt_ns):
-        kind = _KIND_OF[type(meas)]
+        """Predict over dt_ns and update with meas: one ``ekf_step`` call; returns its signed NIS."""
+        slot = -1
         if dt_ns:
-            self._load_model(dt_ns)
-        self._m = 2 if kind == MEAS_ANGLES else 3
-        if kind == MEAS_RAE:
-            return ekf_cycle_inplace(self._w, self._nx, dt_ns != 0, self._R[MEAS_RAE], meas.range_m, meas.az_rad,
-                                     meas.el_rad, self._gate[MEAS_RAE], MEAS_RAE)
+            slot = self._slots.get(dt_ns)
+            if slot is None:
+                slot = self._load_slot(dt_ns)
+        if type(meas) is RaeMeasurement:
+            self._m = 3
+            return self._kernel(self._w, slot, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad)
+        kind = self._kind(meas)
         z = meas.as_array()
-        return ekf_cycle_inplace(self._w, self._nx, dt_ns != 0, self._R[kind], z[0], z[1], z[-1],
-                                 self._gate[kind], kind)
+        self._m = z.shape[0]
+        return self._kernel(self._w, slot, kind, z[0], z[1], z[-1])
 
 
 class RelNavUKF(_RelNavBase):
@@ -409,30 +460,31 @@ class RelNavUKF(_RelNavBase):
         self._Wm, self._Wc, self._lam = ukf_weights(self._nx, float(alpha), float(beta), float(kappa))
 
     def _predict(self, dt_ns):
-        self._load_model(dt_ns)
+        Phi, Gam, Q = self._slot_views[self._slot(dt_ns)]
         x, P = self._x.copy(), self._P.copy()
         if hasattr(self._process, "propagate_points"):
             X, ok = ukf_sigma_points(x, P, self._lam)
             if ok:
                 Y = X.copy()
                 Y[:, :6] = self._process.propagate_points(X[:, :6].copy(), self._t_ns, dt_ns, self._u)
-                xn, Pn = ukf_moments(Y, self._Wm, self._Wc, self._Q)
+                xn, Pn = ukf_moments(Y, self._Wm, self._Wc, Q)
         else:
-            xn, Pn, ok = ukf_predict_linear(x, P, self._Phi, self._Gam, self._u, self._Q, self._Wm, self._Wc,
-                                            self._lam)
+            xn, Pn, ok = ukf_predict_linear(x, P, Phi, Gam, self._u, Q, self._Wm, self._Wc, self._lam)
         if not ok:
             raise FloatingPointError(f"RelNavUKF: covariance lost positive definiteness at t_ns={self._t_ns}")
         self._x[:], self._P[:, :] = xn, Pn
 
     def _step(self, meas, dt_ns):
+        """Predict over dt_ns and update with meas; returns the signed NIS (as ``ekf_step``)."""
         if dt_ns:
             self._predict(dt_ns)
-        kind = _KIND_OF[type(meas)]
-        m = self._m = 2 if kind == MEAS_ANGLES else 3
-        xn, Pn, y, S, nis, accepted = ukf_update(self._x.copy(), self._P.copy(), meas.as_array(), self._R[kind],
+        kind = self._kind(meas)
+        z = meas.as_array()
+        m = self._m = z.shape[0]
+        xn, Pn, y, S, nis, accepted = ukf_update(self._x.copy(), self._P.copy(), z, self._R[kind],
                                                  self._gate[kind], kind, self._Wm, self._Wc, self._lam)
         self._y[:], self._S[:, :] = np.nan, np.nan
         self._y[:m], self._S[:m, :m] = y, S
         if accepted:
             self._x[:], self._P[:, :] = xn, Pn
-        return nis, accepted
+        return nis if accepted else -nis

@@ -133,3 +133,28 @@ def test_dock_mode_aborts_outside_the_cone_and_not_for_the_keep_out_sphere():
     g2.update(0, x, P, 0, 0, 0.0, 10, 10.0)
     assert g2.update(10**10, np.array([0.0, -2.05, 0.0, 0.0, 0.03, 0.0]), P, 10**10, 0, 0.0, 10, 10.0).mode == Mode.DONE
     assert g2.phases_completed == ["d"]
+
+
+def test_transfers_fly_the_fuel_optimal_plan_once_the_estimate_is_good():
+    """control.reference = fuel_optimal: coast (free drift, no feedforward) while the velocity sigma is above
+    plan_vel_sigma_m_s, then the plan from the estimate: its first state is the estimate, its thrust the
+    feedforward, and it ends at rest at the phase's point; re-planned every replan_s."""
+    phases = [ApproachPhase(kind="approach", name="a", to_H_m=(0, -1000, 0), transfer_s=3000, arrive_pos_tol_m=3,
+                            arrive_vel_tol_m_s=0.01)]
+    g = MissionManager(_flight(phases), 0)
+    assert g.cfg.control.reference == "fuel_optimal" and set(g.planners) == {0}
+    x = np.array([0, -3000.0, 0, 0, 0.002, 0])
+    out = g.update(0, x, np.eye(6), 0, 0, math.inf, 10, 10.0)
+    assert not np.any(out.uref_H)
+    np.testing.assert_allclose(out.xref_H[5], hcw_stm(N, 50.0) @ x, atol=1e-9)
+    P = np.diag([1.0, 1.0, 1.0, 1e-6, 1e-6, 1e-6])   # 1.7 mm/s
+    out = g.update(20 * 10**9, x, P, 20 * 10**9, 0, math.inf, 10, 10.0)
+    np.testing.assert_allclose(out.xref_H[0], x, atol=1e-9)
+    assert np.max(np.abs(out.uref_H[0])) > 0.5 * g.cfg.vehicle.max_accel_m_s2   # it starts with a burn
+    ref = g._ref
+    np.testing.assert_allclose(ref.state(3000.0), [0, -1000, 0, 0, 0, 0], atol=1e-6)
+    assert "fuel-optimal plan of phase 0" in g.events[-1].text
+    g.update(30 * 10**9, x, P, 30 * 10**9, 0, math.inf, 10, 10.0)
+    assert g._ref is ref                                       # not due yet
+    g.update(320 * 10**9, ref.state(320.0), P, 320 * 10**9, 0, math.inf, 10, 10.0)
+    assert g._ref is not ref                                   # replan_s = 300 s later

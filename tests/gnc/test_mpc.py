@@ -59,7 +59,25 @@ def mpc():
 def test_problem_is_dpp(mpc):
     assert mpc.problem.is_dcp(dpp=True)
     assert mpc.problem.is_dpp()
-    assert {p.name() for p in mpc.problem.parameters()} == {"x0", "xref", "normals", "vmax", "ref_cost"}
+    assert {p.name() for p in mpc.problem.parameters()} == {"x0", "xref", "uref", "fuel_weight", "normals", "vmax",
+                                                            "ref_cost"}
+
+
+@pytest.mark.parametrize("path", ["cvxpy", "fast"])
+def test_a_plan_the_state_is_on_is_followed_exactly(path):
+    """Fed a fuel-optimal plan (gnc.guidance.plan) as state and input reference from a state on it, the MPC's
+    optimum is the plan itself at zero cost, whatever the fuel weights; off the plan it corrects."""
+    from gnc.guidance.plan import TransferPlanner
+
+    plan = TransferPlanner(N_LEO, DT, A_MAX, 200).solve(np.array([0.0, -3000.0, 0, 0, 0, 0]), HOLD * 10)
+    assert plan.ok and np.max(np.abs(plan.u_H[:5])) > 0.9 * A_MAX   # the horizon starts with a burn
+    m = make_mpc(path=path, fuel_weight=0.0, plan_fuel_weight=2.0)
+    res = m.solve(plan.x_H[0], plan.x_H[:HORIZON + 1], plan.u_H[:HORIZON])
+    assert res.ok, res.status
+    np.testing.assert_allclose(res.u_plan, plan.u_H[:HORIZON], rtol=0, atol=1e-4 * A_MAX)
+    assert abs(res.cost) <= 1e-8 * m.last_parameters["ref_cost"]   # zero, to the expanded form's cancellation
+    off = m.solve(plan.x_H[0] + np.array([0, 0, 0, 0, 0, 0.05]), plan.x_H[:HORIZON + 1], plan.u_H[:HORIZON])
+    assert off.ok and off.u0_H[2] < plan.u_H[0, 2] - 0.5 * A_MAX   # 5 cm/s too fast out of plane: brakes
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(dt_s=60.0, horizon=10, a_max=1e-4, q_pos=1.0, r_u=100.0),

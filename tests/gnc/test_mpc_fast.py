@@ -21,7 +21,7 @@ TOL_U = 1e-3 * A_MAX
 
 @pytest.fixture(scope="module")
 def fast():
-    return make_mpc(path="fast")
+    return make_mpc(path="fast", plan_fuel_weight=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -92,15 +92,17 @@ def test_canonical_data_is_cvxpys(fast):
 
 
 def test_agrees_with_clarabel_over_random_states(fast, reference):
-    """120 random starts and references, cold and warm (normals from whatever plan came before)."""
-    rng = np.random.default_rng(11)
+    """120 random starts and references, cold and warm (normals from whatever plan came before), half of them
+    with a random input reference (a planned thrust arc's feedforward, priced by plan_fuel_weight)."""
+    rng, rng_u = np.random.default_rng(11), np.random.default_rng(12)
     passes = []
     fast.fallback_solves = 0
     for _ in range(120):
         x0, xref = random_case(rng)
         if rng.random() < 0.5:
             fast.reset()
-        res = fast.solve(x0, xref)
+        uref = rng_u.uniform(-A_MAX, A_MAX, (HORIZON, 3)) if rng_u.random() < 0.5 else None
+        res = fast.solve(x0, xref, uref)
         assert res.ok, res.status
         assert np.max(np.abs(res.u_plan)) <= A_MAX
         assert_same_solution(res, reference, fast.last_parameters)

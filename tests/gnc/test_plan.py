@@ -58,3 +58,58 @@ def test_mission_transfers_chain_phases_and_ratio():
     best = plans[0].delta_v_m_s + plans[1].delta_v_m_s
     assert s["delta_v_ratio_to_optimal"] == pytest.approx((best + plans[0].delta_v_m_s) / best)
     assert optimality_summary(plans, {"a": 1.0})["delta_v_ratio_to_optimal"] is None  # 'i' not flown
+
+
+def _expm_plant(n, dt):
+    """Exact ZOH discretisation of HCW by scipy's matrix exponential (independent of gnc.models)."""
+    import scipy.linalg as sla
+
+    A = np.zeros((6, 6))
+    A[0:3, 3:6] = np.eye(3)
+    A[3, 0], A[3, 4], A[4, 3], A[5, 2] = 3 * n * n, 2 * n, -2 * n, -n * n
+    M = np.zeros((9, 9))
+    M[:6, :6], M[:6, 6:] = A, np.vstack([np.zeros((3, 3)), np.eye(3)])
+    E = sla.expm(M * dt)
+    return E[:6, :6], E[:6, 6:]
+
+
+def test_planner_reaches_the_end_state_and_replanning_on_the_plan_changes_nothing():
+    """The plan's inputs, flown on an independently discretised plant, reach xf; re-solving from a state on the
+    plan at step k costs what the plan had left (Bellman: the tail of an optimum is optimal)."""
+    from gnc.guidance.plan import TransferPlanner
+
+    dt, a_max, steps = 10.0, 3e-3, 400
+    x0, xf = np.array([50.0, -4000.0, 30.0, 0.0, 0.01, 0.0]), np.array([0.0, -1000.0, 0.0, 0.0, 0.0, 0.0])
+    planner = TransferPlanner(N, dt, a_max, steps)
+    plan = planner.solve(x0, xf)
+    assert plan.ok and plan.u_H.shape == (steps, 3) and np.all(np.abs(plan.u_H) <= a_max * (1 + 1e-9))
+    A, B = _expm_plant(N, dt)
+    x = x0.copy()
+    for k in range(steps):
+        x = A @ x + B @ plan.u_H[k]
+        np.testing.assert_allclose(x, plan.x_H[k + 1], atol=1e-6)
+    assert np.all(np.abs(x - xf) <= [1e-3, 1e-3, 1e-3, 1e-6, 1e-6, 1e-6])   # m, m/s
+    k = 150
+    tail = float(np.sum(np.linalg.norm(plan.u_H[k:], axis=1))) * dt
+    again = planner.solve(plan.x_H[k], xf, k)
+    assert again.ok and again.u_H.shape == (steps - k, 3)
+    assert again.delta_v_m_s == pytest.approx(tail, rel=1e-5, abs=1e-7)
+    assert not planner.solve(x0, np.array([0.0, 5000.0, 0, 0, 0, 0]), steps - 2).ok   # 6 km in 20 s: infeasible
+
+
+def test_planned_arc_is_the_plan_on_its_grid_and_hcw_flow_between():
+    from gnc.guidance.plan import TransferPlanner
+    from gnc.guidance.trajectories import PlannedArc, TransferArc
+
+    dt = 10.0
+    plan = TransferPlanner(N, dt, 3e-3, 100).solve(np.array([0, -1300.0, 0, 0, 0, 0]), np.array([0, -1000.0, 0, 0, 0, 0]))
+    assert plan.ok
+    after = TransferArc(N, np.array([0, -1000.0, 0]), np.array([0, -1000.0, 0]), 1.0)
+    arc = PlannedArc(N, dt, 20.0, plan.x_H, plan.u_H, after)   # the plan starts 20 s into the phase
+    for k in (0, 1, 57, 99):
+        np.testing.assert_allclose(arc.state(20.0 + k * dt), plan.x_H[k], atol=1e-9)
+        np.testing.assert_array_equal(arc.accel(20.0 + k * dt), plan.u_H[k])
+    A, B = _expm_plant(N, 3.0)
+    np.testing.assert_allclose(arc.state(20.0 + 5 * dt + 3.0), A @ plan.x_H[5] + B @ plan.u_H[5], atol=1e-9)
+    np.testing.assert_allclose(arc.state(20.0 + 100 * dt + 5.0), [0, -1000.0, 0, 0, 0, 0])   # handed over
+    assert not np.any(arc.accel(20.0 + 100 * dt)) and not np.any(arc.accel(10.0))

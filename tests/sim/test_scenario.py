@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gnc.schema import ConfigError, load
-from sim.scenario import Scenario, load_scenario, parse_scenario
+from gnc.schema import ConfigError
+from sim.scenario import load_scenario, parse_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "scenarios" / "inspection.toml"
@@ -52,8 +52,21 @@ def test_bad_field_names_field_value_and_fix(old, new, path, words):
 def test_missing_and_misspelt_sections_are_named():
     with pytest.raises(ConfigError, match=r"^nav.gate_chi2 = \(missing\): required; must be > 0"):
         parse_scenario(TEXT.replace("gate_chi2 = 16.27", ""))
-    with pytest.raises(ConfigError, match=r"^navigation = \{\.\.\.\}: unknown key; allowed keys: chaser, "):
+    with pytest.raises(ConfigError, match=r"^navigation = \{\.\.\.\}: unknown key; allowed keys: attitude, chaser, "):
         parse_scenario(TEXT.replace("[nav]", "[navigation]"))
+
+
+def test_six_dof_tables_come_together_and_thruster_faults_are_checked():
+    with pytest.raises(ConfigError, match=r"^imu = None: required with \[thrusters\]: a 6-DOF chaser needs"):
+        parse_scenario(TEXT[:TEXT.index("[imu]")] + TEXT[TEXT.index("[star_tracker]"):])
+    bad = TEXT + '\n[[truth.thruster_failures]]\nindex = 24\nmode = "stuck_on"\nonset_s = 10.0\n'
+    with pytest.raises(ConfigError, match=r"^truth.thruster_failures\[0\].index = 24: must be < 24"):
+        parse_scenario(bad)
+    with pytest.raises(ConfigError, match=r"^truth.thrusters.rise_s = 0.02: must be <= the shortest pulse"):
+        parse_scenario(TEXT.replace("rise_s = 0.005", "rise_s = 0.02"))
+    with pytest.raises(ConfigError, match=r"^thrusters.direction_B = 23: must list one direction per position"):
+        parse_scenario(TEXT.replace("[0.0, 0.0, -1.0], [0.0, 0.0, -1.0], [0.0, 0.0, -1.0], [0.0, 0.0, -1.0],",
+                                    "[0.0, 0.0, -1.0], [0.0, 0.0, -1.0], [0.0, 0.0, -1.0],"))
 
 
 def test_cli_reports_one_line_not_a_traceback(tmp_path):
@@ -104,7 +117,7 @@ def test_mutated_default_scenario_is_accepted_or_refused_in_one_line_naming_the_
         else:
             parent[path[-1]] = value
     try:
-        load(Scenario, data)
+        scenario_from_dict(data)
     except ConfigError as e:
         msg = str(e)
         assert "\n" not in msg and " = " in msg and ": " in msg

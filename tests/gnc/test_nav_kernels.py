@@ -1,0 +1,69 @@
+"""The fused, allocation-free EKF step (``ekf_step`` on the class's work buffer) against the pure kernels,
+with model slots reused and evicted across many interval lengths, every measurement kind, rejections."""
+
+import numpy as np
+import pytest
+from scipy.stats import chi2
+
+from gnc.models.measurements import MEAS_ANGLES, MEAS_RAE, MEAS_RELPOS
+from gnc.models.rae import rae_from_rel
+from gnc.nav.ekf_kernels import N_SLOTS, ekf_predict, ekf_update, hcw_predict_matrices
+from gnc.nav.relnav import RelNavFilter
+from gnc.ports import AnglesMeasurement, RaeMeasurement, RelPosMeasurement
+
+N_MEAN = 2 * np.pi / 5400.0
+NS = 1_000_000_000
+R_RAE = np.array([0.5**2, 1e-3**2, 1e-3**2])
+R_ANG = np.array([2e-3**2, 2e-3**2])
+R_POS = np.array([1.0, 1.0, 1.0])
+Q_PSD = 1e-9
+GATE = chi2.ppf(0.9973, 3)
+
+
+def test_fused_step_equals_pure_kernels_over_kinds_intervals_and_rejections():
+    rng = np.random.default_rng(3)
+    x = np.array([80.0, -300.0, 20.0, 0.01, 0.02, -0.01])
+    P = np.diag([25.0] * 3 + [1e-3] * 3)
+    f = RelNavFilter(N_MEAN, Q_PSD, R_RAE, GATE, x, P, 0, angles_R_diag=R_ANG, relpos_R_diag=R_POS)
+    R = {MEAS_RAE: np.diag(R_RAE), MEAS_ANGLES: np.diag(R_ANG), MEAS_RELPOS: np.diag(R_POS)}
+    gate = {MEAS_RAE: GATE, MEAS_ANGLES: chi2.ppf(0.9973, 2), MEAS_RELPOS: GATE}
+    t_ns, n_rejected = 0, 0
+    dts = rng.choice([1, 2, 3, 5, 7, 11], size=120) * NS // 2  # more intervals than model slots
+    assert len(set(dts)) > N_SLOTS
+    for k, dt_ns in enumerate(dts):
+        t_ns += int(dt_ns)
+        u = rng.normal(0.0, 1e-4, 3)
+        f.predict_to(f.t_ns, u)
+        kind = (MEAS_RAE, MEAS_ANGLES, MEAS_RELPOS)[k % 3]
+        z = rae_from_rel(x[:3]) if kind != MEAS_RELPOS else x[:3].copy()
+        z = z + rng.normal(0.0, 1e-3, 3) * (30.0 if k % 10 == 9 else 1.0) * np.array([100.0, 1.0, 1.0])
+        meas = {MEAS_RAE: RaeMeasurement(t_ns, *z), MEAS_ANGLES: AnglesMeasurement(t_ns, z[1], z[2]),
+                MEAS_RELPOS: RelPosMeasurement(t_ns, tuple(z))}[kind]
+        zk = meas.as_array()
+        Phi, Gam, Q = hcw_predict_matrices(N_MEAN, dt_ns / NS, Q_PSD)
+        x, P = ekf_predict(x, P, Phi, Gam, u, Q)
+        x, P, y, S, nis, accepted = ekf_update(x, P, zk, R[kind], gate[kind], kind)
+        res = f.update(meas)
+        n_rejected += not accepted
+        assert res.accepted == accepted and res.nis == nis and res.t_ns == t_ns
+        np.testing.assert_array_equal(f.x, x)
+        np.testing.assert_array_equal(f.P, P)
+        np.testing.assert_array_equal(f.last_innovation, y)
+        np.testing.assert_array_equal(f.last_S, S)
+    assert 0 < n_rejected == f.n_rejected < len(dts) // 2
+
+
+def test_geometry_rejection_reports_inf_nis_and_nan_innovation():
+    # line of sight along the orbit normal: the azimuth is undefined, the camera sample is refused
+    f = RelNavFilter(N_MEAN, Q_PSD, R_RAE, GATE, [0.1, 0.1, 50.0, 0, 0, 0], np.eye(6), 0, angles_R_diag=R_ANG)
+    res = f.update(AnglesMeasurement(NS, 0.0, -np.pi / 2))
+    assert not res.accepted and res.nis == np.inf and f.n_rejected == 1
+    assert np.all(np.isnan(f.last_innovation)) and f.last_innovation.shape == (2,)
+
+
+def test_unconfigured_measurement_kind_names_the_option():
+    f = RelNavFilter(N_MEAN, Q_PSD, R_RAE, GATE, [100.0, 0, 0, 0, 0, 0], np.eye(6), 0)
+    with pytest.raises(ValueError, match="relpos_R_diag"):
+        f.update(RelPosMeasurement(NS, (100.0, 0.0, 0.0)))
+    with pytest.raises(ValueError, match="angles_R_diag"):
+        f.update(AnglesMeasurement(NS, 0.0, 0.0))
