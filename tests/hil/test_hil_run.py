@@ -62,7 +62,8 @@ def test_serial_closed_loop_with_faults(tmp_path):
     assert h["loop_rate_hz"] == pytest.approx(100, rel=0.05)
     assert s["keep_out_violation_s"] == 0 and not s["interrupted"]
     # detected and counted
-    assert h["link"]["crc_errors"] + h["link"]["decode_errors"] == 5  # a flipped COBS code byte: a decode error
+    bad_frames = h["link"]["crc_errors"] + h["link"]["decode_errors"]  # a flipped COBS code byte: a decode error
+    assert bad_frames in (5, 6)  # the 5 corrupted frames, and at most one frame the disconnect cut in two
     assert h["link"]["seq_gaps"] >= 2  # the dropped frames, and the disconnect
     assert h["imu"]["frozen"] >= 20  # 0.3 s of repeated samples at 100 Hz
     assert h["valves"]["rig_watchdog"] >= 1  # the rig closed its valves during the disconnect ...
@@ -84,7 +85,7 @@ def test_serial_closed_loop_with_faults(tmp_path):
     # the raw log replays to what the link received
     log = replay(tmp_path / "frames.bin")
     rx = [m for _, d_, m in log if d_ == RX]
-    assert sum(isinstance(m, DecodeError) for m in rx) == 5
+    assert sum(isinstance(m, DecodeError) for m in rx) == bad_frames
     n_imu = sum(isinstance(m, ImuSample) for m in rx)
     assert n_imu >= h["imu"]["samples"] + h["imu"]["frozen"]
     assert sum(isinstance(m, ThrusterCommand) for _, d_, m in log if d_ == TX) == h["valves"]["commands"]
