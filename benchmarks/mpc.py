@@ -3,7 +3,7 @@
 For each horizon N in (20, 40, 80) the default scenario (scenarios/inspection.toml: keep-out sphere,
 closing-speed law, thrust bound) is flown closed loop with the control horizon set to N and the
 executive's default controller (the fast path). Every MPC solve is timed as the executive sees it
-(``MpcResult.compute_ms``: the whole ``RelativeMPC.solve``, wall clock, cold starts at phase
+(``MpcResult.compute_ms``: the whole ``RelativeMPC.solve`` on the executive's clock, cold starts at phase
 changes included). On evenly spaced cycles, with the very parameter values the fast path used:
 
   naive: the cvxpy problem built from scratch and solved with Clarabel (what a cycle costs when

@@ -91,7 +91,8 @@ class Executive:
         c = cfg.control
         common = dict(n=cfg.n_rad_s, dt_s=c.period_s, horizon=c.horizon_steps, a_max=self.a_max,
                       keep_out_radius_m=c.keep_out_radius_m, closing_speed_min_m_s=c.closing_speed_min_m_s,
-                      closing_speed_gain_per_s=c.closing_speed_gain_per_s, q_pos=c.q_pos, q_vel=c.q_vel, r_u=c.r_u)
+                      closing_speed_gain_per_s=c.closing_speed_gain_per_s, q_pos=c.q_pos, q_vel=c.q_vel, r_u=c.r_u,
+                      clock_ns=clock_ns)
         if c.controller == "lqr":
             self.mpc = LqrController(**common)
         else:
@@ -101,7 +102,7 @@ class Executive:
         self.dock_mpcs = {} if c.controller == "lqr" else {
             i: docking_mpc(cfg.n_rad_s, c.period_s, c.horizon_steps, self.a_max, p.contact_m, p.contact_speed_m_s,
                            p.closing_speed_gain_per_s, q_pos=c.q_pos, q_vel=c.q_vel, r_u=c.r_u,
-                           fuel_weight=c.fuel_weight, path=c.mpc_path, solver=c.solver)
+                           fuel_weight=c.fuel_weight, path=c.mpc_path, solver=c.solver, clock_ns=clock_ns)
             for i, p in enumerate(cfg.mission.phases) if isinstance(p, DockPhase)}
         self.ctrl = self.mpc  # the controller flying now; kept after DONE (a docked chaser stays docked)
         self.guidance = MissionManager(cfg, self.t0_ns)

@@ -25,7 +25,7 @@ from hil.realtime import use_fifo
 from hil.recorder import FrameRecorder
 from hil.telemetry_proc import TelemetryProcess
 from hil.vehicle_io import STATUS_TIMEOUT_S, HilVehicleIO
-from sim.run import SIGNALS, RunMetrics, build, summarize
+from sim.run import SIGNALS, RunMetrics, build, record_cycle, summarize
 from sim.scenario import Scenario
 from sim.telemetry import Signal
 
@@ -133,12 +133,7 @@ def run_hil(scn: Scenario, scenario_text: str, link: Link, out_dir: str | Path, 
                                                             "epoch_utc": scn.run.epoch_utc, "hil": type(link).__name__})
 
     def on_cycle(rec):
-        r, v = world.relative_state()
-        metrics.add(rec, r, world.applied_accel_H, v)
-        tlm.append(t_s=rec.t_ns / NS, r_true_H=r, v_true_H=v, r_est_H=rec.x_hat[:3], v_est_H=rec.x_hat[3:],
-                   sigma_H=rec.sigma, accel_cmd_H=rec.accel_H, accel_applied_H=world.applied_accel_H,
-                   mode=rec.mode, phase_index=rec.phase_index, n_meas=rec.n_meas, nis=rec.nis,
-                   nav_us=rec.nav_us, ctrl_us=rec.ctrl_us, mpc_ok=rec.mpc_ok, **io.record)
+        record_cycle(rec, world, metrics, tlm, **io.record)
         if on_tick is not None:
             on_tick(rec.t_ns / NS, io)
 

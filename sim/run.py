@@ -111,6 +111,17 @@ def build(scn: Scenario, seed: int):
     return world, io, exe
 
 
+def record_cycle(rec, world: TruthWorld, metrics: RunMetrics, tlm, **extra) -> None:
+    """Add one flight cycle (executive CycleRecord) and the truth to the run's metrics and a telemetry row
+    (SIGNALS, plus the extra signals given)."""
+    r, v = world.relative_state()
+    metrics.add(rec, r, world.applied_accel_H, v)
+    tlm.append(t_s=rec.t_ns / NS, r_true_H=r, v_true_H=v, r_est_H=rec.x_hat[:3], v_est_H=rec.x_hat[3:],
+               sigma_H=rec.sigma, accel_cmd_H=rec.accel_H, accel_applied_H=world.applied_accel_H,
+               mode=rec.mode, phase_index=rec.phase_index, n_meas=rec.n_meas, nis=rec.nis,
+               nav_us=rec.nav_us, ctrl_us=rec.ctrl_us, mpc_ok=rec.mpc_ok, **extra)
+
+
 def run_scenario(scn: Scenario, scenario_text: str, out_dir: str | Path, seed: int | None = None,
                  progress=None, plots: bool = True) -> dict:
     """Run scn closed loop, write the run directory out_dir and return the summary dict.
@@ -129,12 +140,7 @@ def run_scenario(scn: Scenario, scenario_text: str, out_dir: str | Path, seed: i
                            "modes": json.dumps({m.name: int(m) for m in Mode})})
 
     def on_cycle(rec):
-        r, v = world.relative_state()
-        metrics.add(rec, r, world.applied_accel_H, v)
-        tlm.append(t_s=rec.t_ns / NS, r_true_H=r, v_true_H=v, r_est_H=rec.x_hat[:3], v_est_H=rec.x_hat[3:],
-                   sigma_H=rec.sigma, accel_cmd_H=rec.accel_H, accel_applied_H=world.applied_accel_H,
-                   mode=rec.mode, phase_index=rec.phase_index, n_meas=rec.n_meas, nis=rec.nis,
-                   nav_us=rec.nav_us, ctrl_us=rec.ctrl_us, mpc_ok=rec.mpc_ok)
+        record_cycle(rec, world, metrics, tlm)
         if progress is not None and rec.t_ns % (60 * NS) == 0:
             progress(rec.t_ns / NS, Mode(rec.mode).name)
 

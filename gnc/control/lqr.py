@@ -12,7 +12,6 @@ The law knows no keep-out sphere, closing-speed limit or cone; its plan (the clo
 over the horizon under the same law) is reported so that guidance's abort checks see where it goes.
 """
 
-import time
 
 import numpy as np
 
@@ -29,9 +28,9 @@ class LqrController(HcwLqController):
 
     def __init__(self, n, dt_s, horizon, a_max, keep_out_radius_m, closing_speed_min_m_s,
                  closing_speed_gain_per_s, q_pos=1.0, q_vel=1.0, r_u=1.0, length_scale_m=100.0,
-                 velocity_scale_m_s=None):
+                 velocity_scale_m_s=None, clock_ns=None):
         super().__init__(n, dt_s, horizon, a_max, keep_out_radius_m, closing_speed_min_m_s,
-                         closing_speed_gain_per_s, q_pos, q_vel, r_u, length_scale_m, velocity_scale_m_s)
+                         closing_speed_gain_per_s, q_pos, q_vel, r_u, length_scale_m, velocity_scale_m_s, clock_ns)
         self.K_H = self.lqr_gain()
         self._B_pinv = np.linalg.pinv(self.B_H)
 
@@ -44,7 +43,7 @@ class LqrController(HcwLqController):
 
         Never raises on non-finite inputs (ok=False, zero command); ValueError on wrong shapes.
         """
-        t_start = time.perf_counter()
+        t_start = self._clock()
         given = uref is not None
         x0, xref, uref = self._check_inputs(x0, xref, uref)
         if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(xref)) and np.all(np.isfinite(uref))):
@@ -71,6 +70,6 @@ class LqrController(HcwLqController):
         return MpcResult(
             u0_H=readonly_array(u_plan[0]), u_plan=readonly_array(u_plan), x_plan=readonly_array(x_plan),
             status="lqr", ok=True, solve_ms=float("nan"),
-            compute_ms=1e3 * (time.perf_counter() - t_start),
+            compute_ms=self._ms_since(t_start),
             max_slack=max(ko_m, cl_m_s), max_keep_out_slack_m=ko_m, max_closing_slack_m_s=cl_m_s,
             cost=cost)

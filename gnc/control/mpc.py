@@ -51,7 +51,6 @@ once (``gnc.control.canonical``): per cycle one sparse mat-vec, OSQP vector upda
 matrix values only when the keep-out normals changed), warm start.
 """
 
-import time
 from dataclasses import dataclass
 
 import cvxpy as cp
@@ -87,7 +86,7 @@ class MpcResult:
     ok: True only for an 'optimal' solve with a finite solution.
     solve_ms: solver time reported by cvxpy (ms), summed over the passes of a cold start; NaN when
         the solver does not report it.
-    compute_ms: total time spent in ``solve`` (ms, time.perf_counter), including parameter updates
+    compute_ms: total time spent in ``solve`` (ms, on the injected clock_ns; NaN without one), including parameter updates
         and cvxpy overhead.
     max_slack: largest soft-constraint violation in SI, max of max_keep_out_slack_m (m),
         max_closing_slack_m_s (m/s) and the line-of-sight cone's slack (m, when the MPC has one),
@@ -248,7 +247,9 @@ class HcwLqController:
     """
 
     def __init__(self, n, dt_s, horizon, a_max, keep_out_radius_m, closing_speed_min_m_s,
-                 closing_speed_gain_per_s, q_pos, q_vel, r_u, length_scale_m=100.0, velocity_scale_m_s=None):
+                 closing_speed_gain_per_s, q_pos, q_vel, r_u, length_scale_m=100.0, velocity_scale_m_s=None,
+                 clock_ns=None):
+        self.clock_ns = clock_ns  # injected clock (int ns) timing each solve; None: compute_ms is NaN
         n, dt_s, a_max = float(n), float(dt_s), float(a_max)
         if not (np.isfinite(n) and n > 0.0):
             raise ValueError(f"n must be > 0 rad/s, got {n}")
@@ -320,6 +321,14 @@ class HcwLqController:
             xs[k + 1] = self.A_H @ xs[k]
         return xs
 
+    def _clock(self) -> int:
+        """The injected clock's reading (ns), 0 without one."""
+        return self.clock_ns() if self.clock_ns is not None else 0
+
+    def _ms_since(self, t_start_ns) -> float:
+        """Milliseconds on the injected clock since t_start_ns; NaN without a clock."""
+        return 1e-6 * (self.clock_ns() - t_start_ns) if self.clock_ns is not None else float("nan")
+
     def _fail(self, status, x0, t_start, solve_ms=float("nan")):
         N = self.horizon
         x_plan = self._drift(x0) if np.all(np.isfinite(x0)) else np.full((N + 1, 6), np.nan)
@@ -327,7 +336,7 @@ class HcwLqController:
             u0_H=readonly_array(np.zeros(3)), u_plan=readonly_array(np.zeros((N, 3))),
             x_plan=readonly_array(x_plan),
             status=status, ok=False, solve_ms=solve_ms,
-            compute_ms=1e3 * (time.perf_counter() - t_start),
+            compute_ms=self._ms_since(t_start),
             max_slack=float("nan"), max_keep_out_slack_m=float("nan"),
             max_closing_slack_m_s=float("nan"), cost=float("nan"))
 
@@ -377,9 +386,9 @@ class RelativeMPC(HcwLqController):
                  plan_fuel_weight=None, slack_weight=1e3, path="cvxpy", solver="CLARABEL", solver_options=None,
                  osqp_options=None,
                  length_scale_m=100.0, velocity_scale_m_s=None, cold_start_refinements=1,
-                 passive_safety_s=0.0, cone_faces=0, closing_origin_m=None):
+                 passive_safety_s=0.0, cone_faces=0, closing_origin_m=None, clock_ns=None):
         super().__init__(n, dt_s, horizon, a_max, keep_out_radius_m, closing_speed_min_m_s,
-                         closing_speed_gain_per_s, q_pos, q_vel, r_u, length_scale_m, velocity_scale_m_s)
+                         closing_speed_gain_per_s, q_pos, q_vel, r_u, length_scale_m, velocity_scale_m_s, clock_ns)
         plan_fuel_weight = fuel_weight if plan_fuel_weight is None else plan_fuel_weight
         for name, w, strict in (("fuel_weight", fuel_weight, False), ("plan_fuel_weight", plan_fuel_weight, False),
                                 ("slack_weight", slack_weight, True)):
@@ -547,7 +556,7 @@ class RelativeMPC(HcwLqController):
         Returns an MpcResult; never raises on solver failure or non-finite inputs (ok=False, zero
         command). Raises ValueError only for wrongly shaped inputs (a programming error).
         """
-        t_start = time.perf_counter()
+        t_start = self._clock()
         N = self.horizon
         no_plan = uref is None
         x0, xref, uref = self._check_inputs(x0, xref, uref)
@@ -619,7 +628,7 @@ class RelativeMPC(HcwLqController):
         return MpcResult(
             u0_H=readonly_array(u_plan[0]), u_plan=readonly_array(u_plan), x_plan=readonly_array(x_plan),
             status=status, ok=True, solve_ms=solve_ms,
-            compute_ms=1e3 * (time.perf_counter() - t_start),
+            compute_ms=self._ms_since(t_start),
             max_slack=max(ko_m, cl_m_s, cone_m), max_keep_out_slack_m=ko_m, max_closing_slack_m_s=cl_m_s,
             cost=cost, passive_min_range_m=drift_m)
 
