@@ -1,7 +1,7 @@
 """`gnc bench mc`: Monte Carlo throughput on Dask with 1 and 2 workers, and engine independence.
 
 The short dispersed scenario ``scenarios/mc_quick.toml`` (a run flies 1.2 km -> 1 km hold in a few
-seconds) is run as the same 24-run campaign (same seed) three times: on a Dask LocalCluster with 1
+seconds) is run as the same 48-run campaign (same seed) three times: on a Dask LocalCluster with 1
 worker, with 2 workers, and on a plain process pool with 2 workers. Figures: runs_per_min_1,
 runs_per_min_2 and runs_per_min_processes_2 (runs per minute of wall time once the Dask workers are up;
 each worker's first run includes its imports and numba cache load; the process pool starts its processes
@@ -37,7 +37,7 @@ def _comparable(campaign_dir) -> tuple[dict, dict]:
 
 def run(quick: bool = False) -> dict:
     text = SCENARIO.read_text()
-    runs = 4 if quick else 24
+    runs = 4 if quick else 48
     figures = {"scenario": SCENARIO.name, "runs": runs, "load_avg_1min": os.getloadavg()[0]}
     compared = []
     run_one(text, 0, 0)  # compiles any numba kernel whose cache is stale, so that no campaign below pays for it

@@ -209,7 +209,10 @@ class _Pool:
         from distributed import Client, LocalCluster
 
         if scheduler is None:
-            with _children_ignore_sigint():
+            import dask
+
+            # runs are CPU-bound Python: the workers' 10 ms statistical profiler costs them GIL time
+            with _children_ignore_sigint(), dask.config.set({"distributed.worker.profile.enabled": False}):
                 self.cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1,
                                             processes=True, host="127.0.0.1", dashboard_address=None,
                                             silence_logs=logging.CRITICAL)
