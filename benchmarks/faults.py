@@ -2,7 +2,7 @@
 
 Full: the default scenario (scenarios/inspection.toml, nominal, seed 42) with each fault starting at
 12000 s, on the inspection ellipse about 200 m from the target, the phase where a fault matters most;
-quick: scenarios/mc_quick.toml (1.2 km -> 1 km hold) with faults at 600 s. Per fault: the first FDIR
+quick: scenarios/fdir_quick.toml (the 6-DOF chaser, 1.2 km -> 1 km hold) with faults at 600 s. Per fault: the first FDIR
 detection after onset and the time it took (detect_s), the response (the flight code's next event: coast
 and recover, abort ...), keep-out violation time (must be 0), minimum range (overall and after an abort), docking cone violation
 and contact, final mode and success. keep_out_violation_s_total sums the rows of the first scenario. Docking
@@ -38,7 +38,23 @@ DOCKING_FAULTS = FAULTS[:3] + (
     ("lidar outliers 10 % x 2 m / 5 mrad, 300 s",
      'kind = "sensor_outliers"\nstart_s = {t}\nduration_s = 300.0\nprob = 0.1\nrange_m = 2.0\nangle_rad = 0.005'),
 )
-DETECTIONS = ("silent", "isolated", "ABORT")
+# Faults of the flight computer (any scenario) and of the 6-DOF chaser (thrusters, IMU, star tracker).
+COMPUTER_FAULTS = (
+    ("MPC infeasible 100 s", 'kind = "mpc_infeasible"\nstart_s = {t}\nduration_s = 100.0'),
+    ("control stage overrun 3 s, 15 s", 'kind = "stage_overrun"\nstage = "control"\nstart_s = {t}\n'
+                                        'duration_s = 15.0\nextra_s = 3.0'),
+    ("navigation stage overrun 2 s, 100 s", 'kind = "stage_overrun"\nstage = "nav"\nstart_s = {t}\n'
+                                            'duration_s = 100.0\nextra_s = 2.0'),
+)
+SIX_DOF_FAULTS = (
+    ("thruster 0 stuck on", 'kind = "thruster_stuck_on"\nindex = 0\nstart_s = {t}'),
+    ("thruster 10 failed off", 'kind = "thruster_failed_off"\nindex = 10\nstart_s = {t}'),
+    ("IMU stuck 300 s", 'kind = "imu_stuck"\nstart_s = {t}\nduration_s = 300.0'),
+    ("IMU stale 300 s", 'kind = "imu_stale"\nstart_s = {t}\nduration_s = 300.0'),
+    ("star tracker loss 120 s", 'kind = "star_tracker_loss"\nstart_s = {t}\nduration_s = 120.0'),
+    ("star tracker loss 900 s", 'kind = "star_tracker_loss"\nstart_s = {t}\nduration_s = 900.0'),
+)
+DETECTIONS = ("silent", "isolated", "ABORT", "stuck", "stale", "failed off", "overran", "control stage failed")
 
 
 def fly(scenario_text: str, fault_toml: str, onset_s: float, rejected_nominal: int) -> dict:
@@ -81,8 +97,9 @@ def matrix(name: str, onset_s: float, faults) -> dict:
 
 
 def run(quick: bool = False) -> dict:
-    cases = [("mc_quick.toml", 600.0, FAULTS)] if quick else [("inspection.toml", 12000.0, FAULTS),
-                                                            ("docking.toml", 2000.0, DOCKING_FAULTS)]
+    cases = [("fdir_quick.toml", 600.0, FAULTS + COMPUTER_FAULTS + SIX_DOF_FAULTS)] if quick else [
+        ("inspection.toml", 12000.0, FAULTS + COMPUTER_FAULTS + SIX_DOF_FAULTS),
+        ("docking.toml", 2000.0, DOCKING_FAULTS + COMPUTER_FAULTS)]
     out = {f"fault_matrix_{name.removesuffix('.toml')}": {"onset_s": onset, "rows": matrix(name, onset, faults)}
            for name, onset, faults in cases}
     first = out[next(iter(out))]["rows"]

@@ -33,8 +33,8 @@ def run(quick: bool = False) -> dict:
             if exe.t_ns > exe.t0_ns:  # the first cycle includes one-off warm-up
                 cycles_us.append(rec.nav_us + rec.ctrl_us)
                 nav_us.append(rec.nav_us)
-            states.append(exe.nav.x.copy())
-            refs.append(exe.guidance.update(exe.t_ns, exe.nav.x, exe.nav.P, exe.last_meas_ns, 0, np.inf,
+            states.append(exe.nav.x_rv.copy())
+            refs.append(exe.guidance.update(exe.t_ns, exe.nav.x_rv, exe.nav.P_rv, exe.last_meas_ns, 0, np.inf,
                                             c.horizon_steps, c.period_s).xref_H)
         exe.t_ns += exe.tick_ns
     naive_us = []

@@ -13,6 +13,7 @@ changes included). On evenly spaced cycles, with the very parameter values the f
 
 Figures, per N (prefix ``N{N}_``): mpc_ms_p50, mpc_ms_p99, naive_cvxpy_ms_p50, speedup_vs_naive
 (naive p50 over mpc p50), max_du0_vs_reference, cycles (solves timed), compared (cycles compared),
+reference_inaccurate (picked cycles left out: the tight Clarabel solve ended 'optimal_inaccurate'),
 fallback_solves (fast-path passes re-solved through cvxpy because OSQP's answer failed its check),
 deadline_fallbacks (control stages that failed or overran, whose command was zeroed: not compared).
 
@@ -78,7 +79,7 @@ def _horizon(scn, N, quick, dock=False):
     picks = solves[:: max(1, len(solves) // (4 if quick else 25))]
     build_mpc = (lambda: _dock_mpc(scn, N)) if dock else (lambda: RelativeMPC(**_mpc_args(scn, N)))
     ref = build_mpc()
-    naive_ms, du0 = [], []
+    naive_ms, du0, skipped = [], [], 0
     for params, u0 in picks:
         t0 = time.perf_counter()
         naive = build_mpc()
@@ -89,14 +90,15 @@ def _horizon(scn, N, quick, dock=False):
         for p in ref.problem.parameters():
             p.value = params[p.name()]
         ref.problem.solve(solver="CLARABEL", **TIGHT_CLARABEL)
-        if ref.problem.status != "optimal":
-            raise RuntimeError(f"reference solve: {ref.problem.status}")
+        if ref.problem.status != "optimal":   # Clarabel could not certify its tight tolerances: no reference
+            skipped += 1
+            continue
         du0.append(float(np.max(np.abs(ref.u_var.value[0] * ref.a_max - u0))) / ref.a_max)
     p50 = float(np.percentile(times, 50))
     naive_p50 = float(np.median(naive_ms))
     return {"mpc_ms_p50": p50, "mpc_ms_p99": float(np.percentile(times, 99)), "naive_cvxpy_ms_p50": naive_p50,
             "speedup_vs_naive": naive_p50 / p50, "max_du0_vs_reference": max(du0), "cycles": len(times),
-            "compared": len(picks), "fallback_solves": exe.ctrl.fallback_solves,
+            "compared": len(du0), "reference_inaccurate": skipped, "fallback_solves": exe.ctrl.fallback_solves,
             "deadline_fallbacks": exe.fallbacks}
 
 

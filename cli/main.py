@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gnc.schema import ConfigError
 
-SUITES = ("loop", "hil", "nav", "mc", "mpc", "sim", "faults")
+SUITES = ("loop", "hil", "nav", "navmc", "mc", "mpc", "sim", "faults")
 
 
 def _cmd_run(args) -> int:

@@ -70,6 +70,25 @@ class NavConfig:
     gate_chi2: float = spec(unit="-", gt=0, doc="chi-square innovation gate (3 dof)")
     init_pos_sigma_m: float = spec(unit="m", gt=0)
     init_vel_sigma_m_s: float = spec(unit="m/s", gt=0)
+    thrust_noise_frac: float = spec(0.0, unit="-", ge=0, lt=1,
+                                    doc="1-sigma thrust magnitude error / commanded, new each prediction interval")
+    thrust_noise_dir_rad: float = spec(0.0, unit="rad", ge=0, lt=0.5,
+                                       doc="1-sigma thrust direction error per axis across the command")
+    range_bias_sigma_m: float = spec(0.0, unit="m", ge=0, doc="prior sigma of a range-bias state (0: none)")
+    angle_bias_sigma_rad: float = spec(0.0, unit="rad", ge=0, lt=0.5,
+                                       doc="prior sigma of azimuth/elevation bias states (0: none; "
+                                           "needs range_bias_sigma_m > 0)")
+    thrust_scale_sigma: float = spec(0.0, unit="-", ge=0, lt=1,
+                                     doc="prior sigma of a constant thrust-scale state (0: none; needs both "
+                                         "bias states)")
+
+    def validate(self, path):
+        if self.thrust_scale_sigma > 0 and self.angle_bias_sigma_rad == 0:
+            raise ConfigError(f"{path}.thrust_scale_sigma", self.thrust_scale_sigma,
+                              "needs the bias states: set range_bias_sigma_m and angle_bias_sigma_rad > 0")
+        if self.angle_bias_sigma_rad > 0 and self.range_bias_sigma_m == 0:
+            raise ConfigError(f"{path}.angle_bias_sigma_rad", self.angle_bias_sigma_rad,
+                              "needs the range-bias state: set range_bias_sigma_m > 0")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +103,8 @@ class ControlConfig:
                          doc="fast: cvxpy's canonical problem data solved by one OSQP instance set up once; "
                              "cvxpy: problem.solve with `solver`")
     solver: str = spec("CLARABEL", choices=("CLARABEL", "OSQP"), doc="solver of mpc_path = 'cvxpy'")
+    model: str = spec("hcw", choices=("hcw", "ya"),
+                      doc="MPC prediction model: HCW (circular orbit) or Yamanaka-Ankersen (eccentric, time-varying)")
     keep_out_radius_m: float = spec(unit="m", gt=0)
     closing_speed_min_m_s: float = spec(unit="m/s", gt=0, doc="closing-speed limit at the keep-out sphere")
     closing_speed_gain_per_s: float = spec(unit="1/s", ge=0, doc="limit grows by this per metre of range")
@@ -102,6 +123,22 @@ class ControlConfig:
                                      doc="a transfer's first fuel-optimal plan waits, coasting, until the "
                                          "estimate's velocity 1-sigma (root of the covariance trace) is below this")
     budget_s: float = spec(unit="s", gt=0, doc="compute budget of one guidance+MPC cycle")
+    approach_ellipsoid_m: Vec3 = spec((0.0, 0.0, 0.0), unit="m",
+                                      doc="approach ellipsoid semi-axes (radial, along-track, cross-track) about the "
+                                          "target, entered only along the corridor about guidance's reference "
+                                          "(gnc.control.mpc); all zero: none")
+    corridor_half_width_m: float = spec(50.0, unit="m", gt=0, doc="corridor half-width inside the approach ellipsoid")
+    terminal_set: bool = spec(False, doc="constrain the MPC's last planned state to the LQR-invariant terminal box")
+
+    def validate(self, path):
+        ae = self.approach_ellipsoid_m
+        if any(a != 0.0 for a in ae) and not all(a > 0.0 for a in ae):
+            raise ConfigError(f"{path}.approach_ellipsoid_m", ae, "must be three semi-axes > 0 m, or all zero (none)")
+
+    @property
+    def approach_ellipsoid(self):
+        """The approach ellipsoid's semi-axes (m, H), or None."""
+        return self.approach_ellipsoid_m if any(a > 0.0 for a in self.approach_ellipsoid_m) else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,9 +250,31 @@ class MissionConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FdirConfig:
+    """Fault detection of the 6-DOF chaser's thrusters, IMU and star tracker (gnc.fdir_thrusters, gnc.fdir).
+    Noise figures are the IMU datasheet's (what the flight code may know)."""
+
+    gyro_noise_density: float = spec(4.4e-5, unit="rad/sqrt(s)", gt=0, doc="gyro angle random walk")
+    accel_noise_density: float = spec(8e-4, unit="m/s/sqrt(s)", gt=0, doc="accelerometer velocity random walk")
+    noise_margin: float = spec(2.0, unit="-", ge=1, doc="residual sigmas x this for what the model leaves out")
+    thrust_model_error: float = spec(0.1, unit="-", ge=0, doc="fraction of a firing thruster's force and torque "
+                                                             "the thruster table does not predict (1-sigma)")
+    thruster_threshold: float = spec(25.0, unit="-", gt=0, doc="CUSUM log-likelihood ratio that declares a "
+                                                              "thruster (false alarms ~ e^-h per sample)")
+    thruster_isolate_margin: float = spec(10.0, unit="-", ge=0, doc="log-likelihood lead over the next thruster")
+    accel_bias_window_s: float = spec(60.0, unit="s", gt=0, doc="accelerometer bias averaging time")
+    imu_timeout_s: float = spec(3.0, unit="s", gt=0, doc="IMU declared stale after no new sample for this long")
+    imu_stuck_samples: int = spec(5, unit="-", ge=2, doc="IMU declared stuck after this many identical samples")
+    star_tracker_timeout_s: float = spec(10.0, unit="s", gt=0, doc="star tracker declared silent after this")
+    attitude_fix_limit_s: float = spec(600.0, unit="s", gt=0, doc="abort after this long without an attitude "
+                                                                  "fix (gyro-only propagation)")
+    nav_overrun_limit: int = spec(5, unit="-", ge=1, doc="abort after this many consecutive navigation overruns")
+
+
+@dataclass(frozen=True, kw_only=True)
 class FlightConfig:
     """Everything the flight software is told. n_rad_s: target mean motion (rad/s). thrusters and attitude:
-    the 6-DOF chaser (None: 3-axis acceleration commands with ideal attitude)."""
+    the 6-DOF chaser (None: 3-axis acceleration commands with ideal attitude). fdir: fault detection settings."""
 
     n_rad_s: float
     vehicle: VehicleConfig
@@ -224,3 +283,6 @@ class FlightConfig:
     mission: MissionConfig
     thrusters: ThrustersConfig | None = None
     attitude: AttitudeConfig | None = None
+    fdir: FdirConfig = FdirConfig()
+    eccentricity: float = 0.0      # the target orbit as the flight code knows it (Keplerian): eccentricity (-)
+    true_anomaly0_rad: float = 0.0  # and true anomaly at the run's start (rad); read by the YA MPC

@@ -26,7 +26,7 @@ import numpy as np
 
 from hil.faults import FRAME_FAULTS, FrameFaults
 from hil.link import CanLink, Link, open_link
-from hil.realtime import use_fifo
+from hil.realtime import off_loop_cpus, use_fifo
 from hil.messages import (MAX_THRUSTERS, ON_TIME_LSB_S, AccelCommand, FaultCommand, FaultKind, Heartbeat,
                           ImuFlag, ImuSample, Message, Ping, Pong, RigFault, RigState, RigStatus, Source,
                           ThrusterCommand, thruster_directions_B)
@@ -289,6 +289,8 @@ class EmulatorProcess:
     def __enter__(self) -> "EmulatorProcess":
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         self.proc = subprocess.Popen(self.cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+        if (cpus := off_loop_cpus()) is not None:  # off the HIL loop's CPU (hil.realtime.isolate_loop)
+            os.sched_setaffinity(self.proc.pid, cpus)
         deadline, seen = time.monotonic() + self.ready_timeout_s, b""
         while b"READY\n" not in seen:  # raw reads: a buffered reader would hide lines from select
             left = deadline - time.monotonic()

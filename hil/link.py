@@ -5,12 +5,15 @@
 ``pty`` (``--serial pty``, ``--can slcan:pty``) creates a pseudo-terminal pair, serves on its master
 and exposes the other end's path as ``pty_path``: what the rig emulator offers a flight computer.
 Both links drop duplicates, count sequence gaps and errors, and deliver only the messages addressed
-to their role (the rig receives commands, the flight computer telemetry).
+to their role (the rig receives commands, the flight computer telemetry). ``start_reader`` moves the
+receiving side into a thread (what a real-time loop wants: see there).
 """
 
 import ctypes
 import os
+import queue
 import select
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,10 +23,14 @@ import serial
 
 from hil import can_codec, serial_codec
 from hil.messages import DecodeError, Heartbeat, Message, to_rig
+from hil.realtime import helper_thread
 
 ROLES = ("flight", "rig")
 WRITE_TIMEOUT_S = 0.02  # a write that cannot go out within this is dropped and counted (tx_errors)
+WRITE_RETRY_S = 0.0005  # pause between attempts at a full device (s)
+EMPTY_READ_PAUSE_S = 0.001  # pause after a read that found nothing although select said ready (s)
 MAX_DRAIN = 256  # CAN frames read per poll before giving the caller control back
+READER_WAIT_S = 0.05  # the reader thread's longest wait for a frame (how soon it notices stop_reader)
 
 FrameFilter = Callable[[list, int], list]  # (frames, now_ns) -> frames to pass now
 
@@ -78,6 +85,9 @@ class Link:
         self._rx_seq: dict = {}
         self.last_tx_seq: dict[type, int] = {}  # per message type: sequence count of the last one sent
         self.last_rx_seq: dict[type, int] = {}  # ... and of the last one received
+        self._rxq: queue.SimpleQueue | None = None
+        self._reader: threading.Thread | None = None
+        self._rx_errors = self._rx_errors_seen = 0  # garbled input: counted by _read, added to counters by poll
 
     def _next_seq(self, key) -> int:
         seq = self._tx_seq.get(key, 0)
@@ -120,14 +130,57 @@ class Link:
             frames = self.tx_filter(frames, self.clock_ns())
         self._write(frames)
 
+    def start_reader(self) -> None:
+        """From now on a thread (on the CPUs off a pinned loop's: hil.realtime) reads the device and poll takes
+        its frames, stamped with their arrival time: the caller then never blocks in the device's kernel
+        locks. A pty's (and a USB serial adapter's) received bytes reach its line discipline through an
+        ordinary kernel worker, and the tty's poll, read and TIOCINQ wait for that worker: on a busy
+        machine tens of ms, even for a SCHED_FIFO caller. The link's sending side stays with the caller."""
+        self._rxq = queue.SimpleQueue()
+        self._reader = threading.Thread(target=self._read_loop, name="link-reader", daemon=True)
+        self._reader.start()
+
+    def _read_loop(self) -> None:
+        helper_thread()
+        try:
+            while self._reader is not None:
+                if raws := self._read(READER_WAIT_S):
+                    self._rxq.put((self.clock_ns(), raws))
+        except Exception as exc:  # a dead device: raised in poll, as without the thread
+            self._rxq.put((self.clock_ns(), exc))
+
+    def stop_reader(self) -> None:
+        """Back to reading in poll (frames the thread read and poll did not take yet are kept)."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.join()
+
+    def _receive(self, timeout_s: float) -> tuple[int, list]:
+        """(arrival time ns, raw frames) of what came within timeout_s (s), from the device or the reader."""
+        if self._rxq is not None:
+            try:
+                t_ns, raws = self._rxq.get(timeout=timeout_s) if timeout_s > 0 else self._rxq.get_nowait()
+            except queue.Empty:
+                if self._reader is not None:
+                    return self.clock_ns(), []
+                self._rxq = None
+            else:
+                if isinstance(raws, Exception):
+                    self._reader = None
+                    raise raws
+                return t_ns, raws
+        return self.clock_ns(), self._read(timeout_s)
+
     def poll(self, timeout_s: float) -> list[Message]:
         """Messages received within timeout_s (s), returned as soon as at least one has arrived."""
         deadline = self.clock_ns() + round(timeout_s * 1e9)
         out: list[Message] = []
         while True:
-            now = self.clock_ns()
-            raws = self._read(0.0 if out else max(0.0, (deadline - now) / 1e9))
+            now, raws = self._receive(0.0 if out else max(0.0, (deadline - self.clock_ns()) / 1e9))
             self.counters.frames_rx += len(raws)
+            errors = self._rx_errors  # the reader thread's count, if any: the counters are only written here
+            self.counters.decode_errors += errors - self._rx_errors_seen
+            self._rx_errors_seen = errors
             if self.rx_filter is not None:
                 raws = self.rx_filter(raws, now)
             for raw in raws:
@@ -154,6 +207,7 @@ class Link:
         return None, others
 
     def close(self) -> None:
+        self.stop_reader()
         if self._pty_hold is not None:
             os.close(self._pty_hold)
             self._pty_hold = None
@@ -182,25 +236,49 @@ class SerialLink(Link):
     def _write(self, frames: list[bytes]) -> None:
         for f in frames:
             try:
-                self.port.write(f)
+                self._write_fd(f) if self._fd is not None else self.port.write(f)
                 self.counters.frames_tx += 1
             except serial.SerialException:  # includes SerialTimeoutException: nobody reads the other end
                 self.counters.tx_errors += 1
 
+    def _write_fd(self, frame: bytes) -> None:
+        """Write a frame to the (non-blocking) device, retrying for at most WRITE_TIMEOUT_S while it is full.
+        No select/poll on the tty: a tty's poll waits for the kernel worker of its receive side (start_reader)."""
+        deadline = time.monotonic() + WRITE_TIMEOUT_S
+        view = memoryview(frame)
+        while view:
+            try:
+                view = view[os.write(self._fd, view):]
+            except BlockingIOError:
+                pass
+            except OSError as e:
+                raise serial.SerialException(f"write failed: {e}") from None
+            if view:
+                if time.monotonic() > deadline:
+                    raise serial.SerialTimeoutException("Write timeout")
+                time.sleep(WRITE_RETRY_S)
+
     def _read_bytes(self, timeout_s: float) -> bytes:
-        if self._fd is not None:
-            if not self.port.in_waiting and not select.select([self._fd], [], [], timeout_s)[0]:
+        if self._fd is not None:  # select, then read what is there (no TIOCINQ: it write-locks the tty's termios)
+            if not select.select([self._fd], [], [], timeout_s)[0]:
                 return b""
-            return self.port.read(max(1, self.port.in_waiting))
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return b""
+            except OSError as e:
+                raise serial.SerialException(f"read failed: {e}") from None
+            if not data:  # ready yet empty (a raw tty with VMIN = 0 reads 0 bytes when its input went meanwhile);
+                time.sleep(EMPTY_READ_PAUSE_S)  # a device that is gone raises (EIO) instead
+            return data
         if self.port.timeout != timeout_s:
             self.port.timeout = timeout_s
         data = self.port.read(1)
         return data + self.port.read(self.port.in_waiting) if data else data
 
     def _read(self, timeout_s: float) -> list[bytes]:
-        before = self.deframer.overruns
         frames = self.deframer.feed(self._read_bytes(timeout_s))
-        self.counters.decode_errors += self.deframer.overruns - before
+        self._rx_errors = self.deframer.overruns
         return frames
 
     def _decode(self, raw: bytes, t_rx_ns: int) -> list:
@@ -235,6 +313,7 @@ class SerialLink(Link):
         return body[:int(rng.integers(1, len(body)))] + tail
 
     def close(self) -> None:
+        self.stop_reader()
         self.port.close()
         super().close()
 
@@ -292,7 +371,7 @@ class CanLink(Link):
             try:
                 frame = self.bus.recv(timeout_s if not out else 0.0)
             except (can.CanError, ValueError, IndexError):  # an unparsable slcan line, a dead adapter
-                self.counters.decode_errors += 1
+                self._rx_errors += 1
                 continue
             if frame is None:
                 break
@@ -330,6 +409,7 @@ class CanLink(Link):
                            data=frame.data[:int(rng.integers(0, len(frame.data)))])
 
     def close(self) -> None:
+        self.stop_reader()
         try:
             self.bus.shutdown()
         except can.CanError:  # slcan's goodbye ("C") cannot be written: nobody reads the other end

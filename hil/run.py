@@ -6,22 +6,32 @@ thruster commands and IMU samples with the rig. The run directory gets, besides 
 ``telemetry.h5`` (the simulation's signals and the rig's), ``summary.json`` (with a ``hil`` section:
 link counters, device counters, loop timing, round trips) and ``plots/``, the raw frames:
 ``frames.bin`` (serial, hil.recorder) or ``frames.asc`` (CAN, python-can's ASCII log).
+
+Timing discipline of the loop process: the control stage's solves run in a worker process
+(hil.control_worker; the command applied control.budget_s later, rounded up to ticks), telemetry is
+written by another (hil.telemetry_proc), and the garbage collector never runs on its own: after the
+warm-up the heap is frozen and young collections run at the end of a cycle's work, before it sleeps.
+The GIL's switch interval is 0.5 ms. With --rt-priority the loop also runs under SCHED_FIFO, alone on its
+CPU, memory locked (hil.realtime), and the link receives in a thread (Link.start_reader).
 """
 
 import copy
 import gc
 import json
 import math
+import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from gnc.schema import ConfigError
+from hil.control_worker import ControlWorker
 from hil.devices import ImuManager, ThrusterValves
 from hil.link import CanLink, Link, open_link
 from hil.messages import ImuSample, RigStatus
-from hil.realtime import use_fifo
+from hil.realtime import isolate_loop, off_loop_cpus, use_fifo
 from hil.recorder import FrameRecorder
 from hil.telemetry_proc import TelemetryProcess
 from hil.vehicle_io import STATUS_TIMEOUT_S, HilVehicleIO
@@ -34,6 +44,9 @@ MAX_TICK_S = 0.05  # a flight tick longer than half the rig's 100 ms command wat
 IMU_RATE_HZ = 100.0  # the rig's IMU sample rate (docs/ICD.md section 5)
 IMU_STALE_PERIODS = 5  # IMU stale after this many sample periods without a fresh sample
 CONNECT_TIMEOUT_S = 5.0
+GC_YOUNG = 700  # objects allocated since the last collection that trigger one (CPython's default threshold)
+SWITCH_INTERVAL_S = 0.0005  # the GIL's switch interval in the loop (CPython's default 5 ms): the loop waits
+                            # at most about this long for a helper thread (link reader, telemetry feeder)
 
 
 def hil_signals(n_thrusters: int) -> dict[str, Signal]:
@@ -78,17 +91,18 @@ def _percentiles(xs_ns: list[int], *qs) -> list[float]:
     return [float(np.percentile(np.asarray(xs_ns) / 1e3, q)) if xs_ns else math.nan for q in qs]
 
 
-def hil_summary(io: HilVehicleIO, tick_ns: int) -> dict:
-    """Link and device counters, loop timing (us) and command round trips (us) of a finished run."""
+def hil_summary(io: HilVehicleIO, tick_ns: int, control_late: int = 0) -> dict:
+    """Link and device counters, loop timing (us) and command round trips (us) of a finished run;
+    control_late: control solves that missed their deadline (hil.control_worker)."""
     jitter = [abs(p - tick_ns) for p in io.period_ns]
     late50, late99, late_max = _percentiles(io.lateness_ns, 50, 99, 100)
     rtt50, rtt99 = (float(np.percentile(io.valves.roundtrip_us, q)) if io.valves.roundtrip_us else math.nan
                     for q in (50, 99))
-    wall_s = (io.clock_ns() - io.wall0_ns) / 1e9 if io.wall0_ns else math.nan
+    loop_s = sum(io.period_ns) / 1e9  # first wake-up to last: the loop's own time, not the shut-down after it
     return {
         "transport": type(io.link).__name__,
         "loop_period_s": tick_ns / 1e9,
-        "loop_rate_hz": len(io.period_ns) / wall_s if wall_s > 0 else math.nan,
+        "loop_rate_hz": len(io.period_ns) / loop_s if loop_s > 0 else math.nan,
         "period_jitter_us_p50": _percentiles(jitter, 50)[0],
         "period_jitter_us_p99": _percentiles(jitter, 99)[0],
         "period_jitter_us_max": _percentiles(jitter, 100)[0],
@@ -97,6 +111,7 @@ def hil_summary(io: HilVehicleIO, tick_ns: int) -> dict:
         "busy_us_p50": _percentiles(io.busy_ns, 50)[0], "busy_us_p99": _percentiles(io.busy_ns, 99)[0],
         "busy_us_max": _percentiles(io.busy_ns, 100)[0],
         "roundtrip_us_p50": rtt50, "roundtrip_us_p99": rtt99,
+        "control_late": control_late,
         "link": io.link.counters.as_dict(),
         "valves": dict(io.valves.counts),
         "imu": dict(io.imu.counts),
@@ -122,10 +137,14 @@ def run_hil(scn: Scenario, scenario_text: str, link: Link, out_dir: str | Path, 
     valves = ThrusterValves(link, n, scn.vehicle.max_thrust_N / 2, scn.vehicle.mass_kg, tick_ns / NS)
     imu = ImuManager(1 / IMU_RATE_HZ, IMU_STALE_PERIODS / IMU_RATE_HZ)
     io = HilVehicleIO(sim_io, link, valves, imu)
-    scratch = copy.deepcopy(sim_io)  # compile the truth's kernels now, not in the first real-time cycle
-    scratch.wait_until(tick_ns)
+    scratch = copy.deepcopy(sim_io)  # load the truth's and the sensor's kernels now, not in a real-time cycle
+    scratch.wait_until(round(max(scn.truth.step_s, scn.sensor.period_s) * NS) + tick_ns)
     exe.io = io  # the executive was built on the simulated IO; from here on it flies the rig
     _connect(link, CONNECT_TIMEOUT_S)
+    worker = ControlWorker(exe, off_loop_cpus())  # forked before any thread starts
+    exe.offload_control(worker)
+    if os.sched_getscheduler(0) == os.SCHED_FIFO:  # no priority to invert otherwise: one hop less for frames
+        link.start_reader()  # a SCHED_FIFO loop never waits for the tty's kernel worker (Link.start_reader)
     recorder = FrameRecorder(link, out / ("frames.asc" if isinstance(link, CanLink) else "frames.bin"))
     metrics = RunMetrics(scn)
     signals = SIGNALS | hil_signals(n)
@@ -136,10 +155,15 @@ def run_hil(scn: Scenario, scenario_text: str, link: Link, out_dir: str | Path, 
         record_cycle(rec, world, metrics, tlm, **io.record)
         if on_tick is not None:
             on_tick(rec.t_ns / NS, io)
+        if gc.get_count()[0] >= GC_YOUNG:
+            gc.collect(1)
 
     stop_s = scn.run.max_duration_s if duration_s is None else min(duration_s, scn.run.max_duration_s)
     gc.collect()
     gc.freeze()  # what exists now is never scanned again: shorter collector pauses in the loop
+    gc.disable()  # collections only where on_cycle runs them
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     wall0 = time.perf_counter()
     interrupted = False
     try:
@@ -147,11 +171,15 @@ def run_hil(scn: Scenario, scenario_text: str, link: Link, out_dir: str | Path, 
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        gc.enable()
+        sys.setswitchinterval(switch_interval)
         valves.command(None, io.clock_ns())  # leave the rig with every valve closed
+        worker.close()
+        link.stop_reader()
         tlm.close()
         recorder.close()
     summary = summarize(scn, seed, exe, world, metrics, time.perf_counter() - wall0, interrupted)
-    summary["hil"] = hil_summary(io, tick_ns) | {"frames_recorded": recorder.frames,
+    summary["hil"] = hil_summary(io, tick_ns, worker.late) | {"frames_recorded": recorder.frames,
                                                  "frames_file": recorder.path.name}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if plots and not interrupted:
@@ -167,6 +195,7 @@ def main(args) -> int:
     scn = load_scenario(args.scenario)
     if args.rt_priority is not None:
         use_fifo(args.rt_priority)
+        isolate_loop()
     link = open_link("flight", serial_url=args.serial, can_spec=args.can, n_thrusters=args.n_thrusters,
                      baudrate=args.baudrate)
     try:

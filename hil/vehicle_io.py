@@ -23,6 +23,7 @@ from hil.messages import Heartbeat, ImuSample, RigStatus, Source
 
 STATUS_TIMEOUT_S = 0.2  # no RigStatus for this long: the rig is not listening (docs/ICD.md section 5)
 HEARTBEAT_PERIOD_NS = 100_000_000
+RX_GUARD_NS = 1_000_000  # no frame handling in the last ms before a cycle's wake-up
 FC_NOMINAL, FC_SAFE = 1, 2  # Heartbeat state of the flight computer
 
 
@@ -60,9 +61,12 @@ class HilVehicleIO:
                 self.valves.on_status(m, now_ns)
 
     def _sleep_until(self, wall_ns: int) -> int:
-        """Receive until the wall clock reaches wall_ns; returns the wake-up time (ns)."""
-        while (left := wall_ns - self.clock_ns()) > 0:
-            self._dispatch(self.link.poll(left / 1e9), self.clock_ns())
+        """Receive until RX_GUARD_NS before wall_ns, then only sleep (a frame handled then would make the
+        wake-up late; it waits in the link for the cycle); returns the wake-up time (ns)."""
+        while (left := wall_ns - self.clock_ns()) > RX_GUARD_NS:
+            self._dispatch(self.link.poll((left - RX_GUARD_NS) / 1e9), self.clock_ns())
+        if left > 0:
+            time.sleep(left / 1e9)
         woke = self.clock_ns()
         self._dispatch(self.link.poll(0.0), woke)
         return woke
@@ -90,8 +94,8 @@ class HilVehicleIO:
         entry = self.clock_ns()
         if self._last_wake is not None:
             self.busy_ns.append(entry - self._last_wake)
-        if entry > deadline:
-            self.deadline_misses += 1  # the previous cycle's work ran into this one
+            if entry > deadline:
+                self.deadline_misses += 1  # the previous cycle's work ran into this one
         woke = self._sleep_until(deadline)
         self.lateness_ns.append(woke - deadline)
         if self._last_wake is not None:

@@ -22,7 +22,7 @@ from gnc.config import Vec3
 from gnc.schema import ConfigError, load, spec
 
 STREAM_TAG = 0x44495350  # "DISP": keeps the dispersion streams apart from the run's own seed streams
-GROUPS = ("initial_state", "sensor", "vehicle", "faults")
+GROUPS = ("initial_state", "sensor", "vehicle", "faults", "faults_6dof")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,11 +74,22 @@ class FaultDispersion:
     outliers_rate: float = spec(0.1, unit="-", gt=0, le=1, doc="fraction of the burst's samples hit")
     outliers_range_m: float = spec(30.0, unit="m", ge=0, doc="range error of an outlier (random sign)")
     outliers_angle_rad: float = spec(0.02, unit="rad", ge=0, le=0.5, doc="angle error of an outlier (random signs)")
+    thruster_failed_off_prob: float = spec(0.0, unit="-", ge=0, le=1, doc="probability of one thruster failed off "
+                                                                        "(6-DOF; index uniform)")
+    thruster_stuck_on_prob: float = spec(0.0, unit="-", ge=0, le=1, doc="probability of one thruster stuck on")
+    imu_stuck_prob: float = spec(0.0, unit="-", ge=0, le=1, doc="probability of the IMU output freezing")
+    imu_stale_prob: float = spec(0.0, unit="-", ge=0, le=1, doc="probability of the IMU delivering no new samples")
+    imu_fault_duration_s: tuple[float, float] = spec((10.0, 600.0), unit="s", gt=0,
+                                                     doc="IMU fault duration uniform in [min, max]")
+    star_tracker_loss_prob: float = spec(0.0, unit="-", ge=0, le=1, doc="probability of one star-tracker loss")
+    star_tracker_loss_duration_s: tuple[float, float] = spec((30.0, 1200.0), unit="s", gt=0,
+                                                             doc="loss duration uniform in [min, max]")
 
     def validate(self, path):
-        lo, hi = self.outage_duration_s
-        if hi < lo:
-            raise ConfigError(f"{path}.outage_duration_s", [lo, hi], "must be [min, max] with min <= max")
+        for name in ("outage_duration_s", "imu_fault_duration_s", "star_tracker_loss_duration_s"):
+            lo, hi = getattr(self, name)
+            if hi < lo:
+                raise ConfigError(f"{path}.{name}", [lo, hi], "must be [min, max] with min <= max")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,7 +109,8 @@ def draw(scn, seed: int) -> dict:
     d_range_bias_m, d_angle_bias_rad (added), dropout_prob (replaces), d_mass_kg (added to
     truth.mass_error_kg), thrust_scale (x truth.thrust_scale), drag_area_scale (x truth.chaser.drag_area_m2),
     faults (a list of ``sim.faults`` tables appended to the scenario's: an outage, a bias jump, a burst of
-    outliers, each with its probability, starting uniformly within run.max_duration_s).
+    outliers, and for a 6-DOF chaser a thruster failed off, one stuck on, the IMU stuck or stale, a star-tracker
+    loss, each with its probability, starting uniformly within run.max_duration_s).
     """
     i, s, v, f = (scn.dispersions.initial_state, scn.dispersions.sensor, scn.dispersions.vehicle,
                   scn.dispersions.faults)
@@ -109,6 +121,12 @@ def draw(scn, seed: int) -> dict:
     z_vehicle = g["vehicle"].standard_normal(3)
     u_fault, z_fault = g["faults"].random(7), g["faults"].standard_normal(2)
     t_end = scn.run.max_duration_s
+    u6 = g["faults_6dof"].random(15)  # its own stream: the relative-sensor faults' draws are unchanged
+    n_thr = len(scn.thruster_config.position_B_m) if scn.six_dof else 0
+
+    def span(lo_hi, u):
+        return float(lo_hi[0] + u * (lo_hi[1] - lo_hi[0]))
+
     faults = [
         (f.sensor_outage_prob, {"kind": "sensor_outage", "start_s": float(u_fault[1] * t_end),
                                 "duration_s": float(f.outage_duration_s[0]
@@ -119,6 +137,18 @@ def draw(scn, seed: int) -> dict:
         (f.outliers_prob, {"kind": "sensor_outliers", "start_s": float(u_fault[6] * t_end),
                            "duration_s": f.outliers_duration_s, "prob": f.outliers_rate,
                            "range_m": f.outliers_range_m, "angle_rad": f.outliers_angle_rad}),
+    ]
+    faults_6dof = [
+        (f.thruster_failed_off_prob, {"kind": "thruster_failed_off", "index": int(u6[1] * n_thr),
+                                      "start_s": float(u6[2] * t_end)}),
+        (f.thruster_stuck_on_prob, {"kind": "thruster_stuck_on", "index": int(u6[4] * n_thr),
+                                    "start_s": float(u6[5] * t_end)}),
+        (f.imu_stuck_prob, {"kind": "imu_stuck", "start_s": float(u6[7] * t_end),
+                            "duration_s": span(f.imu_fault_duration_s, u6[8])}),
+        (f.imu_stale_prob, {"kind": "imu_stale", "start_s": float(u6[10] * t_end),
+                            "duration_s": span(f.imu_fault_duration_s, u6[11])}),
+        (f.star_tracker_loss_prob, {"kind": "star_tracker_loss", "start_s": float(u6[13] * t_end),
+                                    "duration_s": span(f.star_tracker_loss_duration_s, u6[14])}),
     ]
     p0 = scn.sensor.dropout_prob
     return {
@@ -131,7 +161,8 @@ def draw(scn, seed: int) -> dict:
         "d_mass_kg": v.mass_sigma_kg * float(z_vehicle[0]),
         "thrust_scale": 1.0 + v.thrust_scale_sigma * float(z_vehicle[1]),
         "drag_area_scale": math.exp(v.drag_area_log_sigma * z_vehicle[2]),
-        "faults": [fault for (prob, fault), u in zip(faults, u_fault[[0, 3, 5]]) if u < prob],
+        "faults": [fault for (prob, fault), u in zip(faults, u_fault[[0, 3, 5]]) if u < prob]
+        + [fault for (prob, fault), u in zip(faults_6dof, u6[[0, 3, 6, 9, 12]]) if u < prob and n_thr],
     }
 
 

@@ -17,7 +17,9 @@ import math
 import numpy as np
 from numba import njit
 
-from sim.forces.model import accel_spacecraft, set_ephemeris, shift_ephemeris
+from sim.forces.model import (P_J2, P_MU, P_NMAX, P_RREF, P_SC, P_SUN, SC_DRAG, SC_SIZE, accel_spacecraft,
+                              set_ephemeris, shift_ephemeris)
+from sim.gravity import accel_twobody_j2_xyz
 
 # Nodes c_1..c_12 (and 1 for the new state), stage matrix a (row s = stage s+1), 8th-order weights b (row 12).
 _C = np.array([
@@ -121,6 +123,12 @@ def rhs(t, y, accel_H, p, G, k, s):
     for i in range(3):
         k[s, i] = y[3 + i]
         k[s, 6 + i] = y[9 + i]
+    _add_thrust(y, accel_H, k, s)
+
+
+@njit(cache=True, inline='always')
+def _add_thrust(y, accel_H, k, s):
+    """Add the chaser's thrust accel_H (m/s^2, target Hill axes) to k[s] in N."""
     if accel_H[0] != 0.0 or accel_H[1] != 0.0 or accel_H[2] != 0.0:
         # Target Hill triad (x = r/|r|, z = h/|h|, y = z x x; gnc.frames) inline: no allocation here.
         rn = math.sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2])
@@ -195,6 +203,115 @@ def rk8_workspace(y, t0, h, accel_H, p, G):
     rhs(t0, y, accel_H, p, G, k, 0)
     return k, np.empty(y.size), np.empty(y.size)
 
+# sim.gravity's kernel inlined into _propagate_j2 and without Python's zero-division checks (numpy's error model)
+_accel_j2 = njit(inline='always', error_model='numpy')(accel_twobody_j2_xyz.py_func)
+
+
+@njit(cache=True, inline='always', error_model='numpy')
+def _rhs_j2(y, accel_H, mu, j2, r_eq, k, s):
+    """``rhs`` under point-mass (+ J2) gravity alone: the same arithmetic without the general force model."""
+    k[s, 3], k[s, 4], k[s, 5] = _accel_j2(y[0], y[1], y[2], mu, j2, r_eq)
+    k[s, 9], k[s, 10], k[s, 11] = _accel_j2(y[6], y[7], y[8], mu, j2, r_eq)
+    for i in range(3):
+        k[s, i] = y[3 + i]
+        k[s, 6 + i] = y[9 + i]
+    _add_thrust(y, accel_H, k, s)
+
+
+@njit(cache=True, error_model='numpy')
+def _propagate_j2(y, accel_H, h, n_steps, p):
+    """``propagate``'s steps of y (in place) under point-mass (+ J2) gravity alone; returns the largest local
+    error estimate (m).
+
+    The same operations in the same order as ``rk8_step`` (``tests/sim/test_integrator.py`` checks the
+    results bit for bit), with the stage sums unrolled over the tableau's nonzero entries (generated from
+    _A, _E5, _E3) and the general force model left out: 2.5 times faster.
+    """
+    mu, j2, r_eq = p[P_MU], p[P_J2], p[P_RREF]
+    # h A[s, j], the tableau's nonzero entries
+    a1_0 = h * _A[1, 0]
+    a2_0, a2_1 = h * _A[2, 0], h * _A[2, 1]
+    a3_0, a3_2 = h * _A[3, 0], h * _A[3, 2]
+    a4_0, a4_2, a4_3 = h * _A[4, 0], h * _A[4, 2], h * _A[4, 3]
+    a5_0, a5_3, a5_4 = h * _A[5, 0], h * _A[5, 3], h * _A[5, 4]
+    a6_0, a6_3, a6_4, a6_5 = h * _A[6, 0], h * _A[6, 3], h * _A[6, 4], h * _A[6, 5]
+    a7_0, a7_3, a7_4, a7_5, a7_6 = h * _A[7, 0], h * _A[7, 3], h * _A[7, 4], h * _A[7, 5], h * _A[7, 6]
+    a8_0, a8_3, a8_4 = h * _A[8, 0], h * _A[8, 3], h * _A[8, 4]
+    a8_5, a8_6, a8_7 = h * _A[8, 5], h * _A[8, 6], h * _A[8, 7]
+    a9_0, a9_3, a9_4 = h * _A[9, 0], h * _A[9, 3], h * _A[9, 4]
+    a9_5, a9_6, a9_7, a9_8 = h * _A[9, 5], h * _A[9, 6], h * _A[9, 7], h * _A[9, 8]
+    a10_0, a10_3, a10_4, a10_5 = h * _A[10, 0], h * _A[10, 3], h * _A[10, 4], h * _A[10, 5]
+    a10_6, a10_7, a10_8, a10_9 = h * _A[10, 6], h * _A[10, 7], h * _A[10, 8], h * _A[10, 9]
+    a11_0, a11_3, a11_4, a11_5 = h * _A[11, 0], h * _A[11, 3], h * _A[11, 4], h * _A[11, 5]
+    a11_6, a11_7, a11_8, a11_9, a11_10 = h * _A[11, 6], h * _A[11, 7], h * _A[11, 8], h * _A[11, 9], h * _A[11, 10]
+    a12_0, a12_5, a12_6, a12_7 = h * _A[12, 0], h * _A[12, 5], h * _A[12, 6], h * _A[12, 7]
+    a12_8, a12_9, a12_10, a12_11 = h * _A[12, 8], h * _A[12, 9], h * _A[12, 10], h * _A[12, 11]
+    k = np.empty((13, 12))
+    ys = np.empty(12)
+    _rhs_j2(y, accel_H, mu, j2, r_eq, k, 0)
+    err_max = 0.0
+    for _ in range(n_steps):
+        for i in range(12):
+            ys[i] = y[i] + a1_0 * k[0, i]
+        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 1)
+        for i in range(12):
+            ys[i] = y[i] + a2_0 * k[0, i] + a2_1 * k[1, i]
+        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 2)
+        for i in range(12):
+            ys[i] = y[i] + a3_0 * k[0, i] + a3_2 * k[2, i]
+        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 3)
+        for i in range(12):
+            ys[i] = y[i] + a4_0 * k[0, i] + a4_2 * k[2, i] + a4_3 * k[3, i]
+        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 4)
+        for i in range(12):
+            ys[i] = y[i] + a5_0 * k[0, i] + a5_3 * k[3, i] + a5_4 * k[4, i]
+        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 5)
+        for i in range(12):
+            ys[i] = y[i] + a6_0 * k[0, i] + a6_3 * k[3, i] + a6_4 * k[4, i] + a6_5 * k[5, i]
+        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 6)
+        for i in range(12):
+            ys[i] = (y[i] + a7_0 * k[0, i] + a7_3 * k[3, i] + a7_4 * k[4, i] + a7_5 * k[5, i] +
+                      a7_6 * k[6, i])
+        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 7)
+        for i in range(12):
+            ys[i] = (y[i] + a8_0 * k[0, i] + a8_3 * k[3, i] + a8_4 * k[4, i] + a8_5 * k[5, i] +
+                      a8_6 * k[6, i] + a8_7 * k[7, i])
+        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 8)
+        for i in range(12):
+            ys[i] = (y[i] + a9_0 * k[0, i] + a9_3 * k[3, i] + a9_4 * k[4, i] + a9_5 * k[5, i] +
+                      a9_6 * k[6, i] + a9_7 * k[7, i] + a9_8 * k[8, i])
+        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 9)
+        for i in range(12):
+            ys[i] = (y[i] + a10_0 * k[0, i] + a10_3 * k[3, i] + a10_4 * k[4, i] + a10_5 * k[5, i] +
+                      a10_6 * k[6, i] + a10_7 * k[7, i] + a10_8 * k[8, i] + a10_9 * k[9, i])
+        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 10)
+        for i in range(12):
+            ys[i] = (y[i] + a11_0 * k[0, i] + a11_3 * k[3, i] + a11_4 * k[4, i] + a11_5 * k[5, i] +
+                      a11_6 * k[6, i] + a11_7 * k[7, i] + a11_8 * k[8, i] + a11_9 * k[9, i] +
+                      a11_10 * k[10, i])
+        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 11)
+        for i in range(12):
+            ys[i] = (y[i] + a12_0 * k[0, i] + a12_5 * k[5, i] + a12_6 * k[6, i] + a12_7 * k[7, i] +
+                      a12_8 * k[8, i] + a12_9 * k[9, i] + a12_10 * k[10, i] + a12_11 * k[11, i])
+        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 12)
+        for body in range(2):
+            e5 = 0.0
+            e3 = 0.0
+            for c in range(3):
+                i = 6 * body + c
+                a5 = (_E5[0] * k[0, i] + _E5[5] * k[5, i] + _E5[6] * k[6, i] + _E5[7] * k[7, i] + _E5[8] * k[8, i] +
+                      _E5[9] * k[9, i] + _E5[10] * k[10, i] + _E5[11] * k[11, i])
+                a3 = (_E3[0] * k[0, i] + _E3[5] * k[5, i] + _E3[6] * k[6, i] + _E3[7] * k[7, i] + _E3[8] * k[8, i] +
+                      _E3[9] * k[9, i] + _E3[10] * k[10, i] + _E3[11] * k[11, i])
+                e5 += a5 * a5
+                e3 += a3 * a3
+            if e5 > 0.0:
+                err_max = max(err_max, abs(h) * e5 / math.sqrt(e5 + 0.01 * e3))
+        for i in range(12):
+            y[i] = ys[i]
+            k[0, i] = k[12, i]
+    return err_max
+
 
 @njit(cache=True)
 def propagate(state, t0, accel_H, h, n_steps, p, G):
@@ -204,6 +321,8 @@ def propagate(state, t0, accel_H, h, n_steps, p, G):
     ``ForceModel.kernel_arrays``; p's ephemeris block is set here.
     """
     y = state.copy()
+    if p[P_NMAX] < 2.0 and p[P_SUN] == 0.0 and p[P_SC + SC_DRAG] == 0.0 and p[P_SC + SC_SIZE + SC_DRAG] == 0.0:
+        return y, _propagate_j2(y, accel_H, h, n_steps, p)
     k, y_stage, y_new = rk8_workspace(y, t0, h, accel_H, p, G)
     err_max = 0.0
     for step in range(n_steps):

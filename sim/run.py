@@ -4,6 +4,7 @@ The run directory holds ``scenario.toml`` (as run), ``telemetry.h5`` (written as
 ``summary.json`` (figures of merit, written even when the run is interrupted) and ``plots/``.
 """
 
+import dataclasses
 import json
 import math
 import shutil
@@ -17,9 +18,9 @@ from gnc.guidance.docking import DockMonitor
 from gnc.guidance.modes import Mode
 from gnc.guidance.plan import optimality_summary, plan_mission
 from sim.chaser6dof import attach_chaser
-from sim.faults import with_faults
+from sim.faults import FaultClock, inject_flight_faults, thruster_failures, with_attitude_faults, with_faults
 from sim.forces import ForceModel
-from sim.scenario import Scenario
+from sim.scenario import Scenario, ThrusterFailure
 from sim.sensors import RaeSensor
 from sim.telemetry import Signal, TelemetryWriter
 from sim.truth import TruthWorld
@@ -89,6 +90,9 @@ def _percentile(xs, q) -> float:
 def build(scn: Scenario, seed: int):
     """Truth world, simulated IO and executive for scenario scn with the given seed."""
     rng = np.random.default_rng(seed)
+    if thruster_failures(scn.faults):  # [[faults]] thruster failures go to the truth's thruster model
+        fails = scn.truth.thruster_failures + tuple(ThrusterFailure(**f) for f in thruster_failures(scn.faults))
+        scn = dataclasses.replace(scn, truth=dataclasses.replace(scn.truth, thruster_failures=fails))
     sensor_rng, nav_rng, fault_rng = rng.spawn(3)  # spawn(3)[:2] == spawn(2): older streams unchanged
     t = scn.target
     world = TruthWorld.from_elements(
@@ -102,12 +106,14 @@ def build(scn: Scenario, seed: int):
                        max(s.min_range_m, 1e-3), s.dropout_prob, sensor_rng)
     imu = star_tracker = None
     if scn.six_dof:
-        imu, star_tracker = attach_chaser(scn, world, rng.spawn(1)[0])
+        imu, star_tracker = with_attitude_faults(*attach_chaser(scn, world, rng.spawn(1)[0]), scn.faults)
     io = SimVehicleIO(world, with_faults(sensor, scn.faults, fault_rng), imu, star_tracker, round(s.latency_s * NS))
     sig0 = np.array([scn.nav.init_pos_sigma_m] * 3 + [scn.nav.init_vel_sigma_m_s] * 3)
     r0, v0 = world.relative_state()
     x0_hat = np.concatenate([r0, v0]) + sig0 * nav_rng.standard_normal(6)
-    exe = Executive(scn.flight(), io, x0_hat, np.diag(sig0**2), time.perf_counter_ns)
+    clock = FaultClock(time.perf_counter_ns)
+    exe = Executive(scn.flight(), io, x0_hat, np.diag(sig0**2), clock)
+    inject_flight_faults(exe, clock, scn.faults)
     return world, io, exe
 
 

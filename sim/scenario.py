@@ -10,11 +10,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from gnc.config import (AttitudeConfig, ControlConfig, FlightConfig, MissionConfig, NavConfig, ThrustersConfig, Vec3,
-                        VehicleConfig)
+from gnc.config import (AttitudeConfig, ControlConfig, FdirConfig, FlightConfig, MissionConfig, NavConfig,
+                        ThrustersConfig, Vec3, VehicleConfig)
 from gnc.schema import ConfigError, load, spec
 from sim.dispersions import Dispersions
-from sim.faults import SensorFault
+from sim.faults import SIX_DOF_FAULTS, Fault
 from sim.gravity import MU_EARTH, R_EARTH
 
 
@@ -205,7 +205,7 @@ class Scenario:
     control: ControlConfig = spec()
     mission: MissionConfig = spec()
     dispersions: Dispersions = spec(Dispersions(), doc="Monte Carlo dispersions (sim.dispersions); none by default")
-    faults: tuple[SensorFault, ...] = spec((), doc="faults injected into the truth (sim.faults); none by default")
+    faults: tuple[Fault, ...] = spec((), doc="faults injected into the truth (sim.faults); none by default")
     # The 6-DOF chaser's tables, each written [name] in a file and held as a tuple of 0 or 1 (absent = (), so a
     # scenario survives dataclasses.asdict and back, as the Monte Carlo campaign does); read them with the
     # *_config properties.
@@ -215,6 +215,7 @@ class Scenario:
     attitude: tuple[AttitudeConfig, ...] = spec(())
     imu: tuple[ImuConfig, ...] = spec(())
     star_tracker: tuple[StarTrackerConfig, ...] = spec(())
+    fdir: FdirConfig = spec(FdirConfig(), doc="fault detection settings of the flight code (gnc.config.FdirConfig)")
 
     @property
     def six_dof(self) -> bool:
@@ -240,7 +241,8 @@ class Scenario:
         """What the flight software is told (its knowledge, not the truth)."""
         return FlightConfig(n_rad_s=self.mean_motion_rad_s, vehicle=self.vehicle, nav=self.nav,
                             control=self.control, mission=self.mission, thrusters=self.thruster_config,
-                            attitude=self.attitude_config)
+                            attitude=self.attitude_config, fdir=self.fdir, eccentricity=self.target.eccentricity,
+                            true_anomaly0_rad=math.radians(self.target.true_anomaly_deg))
 
     def validate(self, path):
         six = [name for name in SIX_DOF_TABLES if getattr(self, name)]
@@ -263,6 +265,11 @@ class Scenario:
                                   f"must be <= the shortest pulse, thrusters.min_impulse_bit_Ns / max_thrust_N = {t_min}")
         elif self.truth.thruster_failures:
             raise ConfigError("truth.thruster_failures", "[...]", "needs a [thrusters] table")
+        for i, f in enumerate(self.faults):
+            if isinstance(f, SIX_DOF_FAULTS) and th is None:
+                raise ConfigError(f"faults[{i}].kind", f.kind, "needs the 6-DOF chaser ([thrusters], [attitude], ...)")
+            if hasattr(f, "index") and f.index >= len(th.position_B_m):
+                raise ConfigError(f"faults[{i}].index", f.index, f"must be < {len(th.position_B_m)} (thruster count)")
         if self.vehicle.mass_kg + self.truth.mass_error_kg <= 0:
             raise ConfigError("truth.mass_error_kg", self.truth.mass_error_kg,
                               f"must be > -vehicle.mass_kg = {-self.vehicle.mass_kg} (the true mass must be > 0)")

@@ -7,11 +7,29 @@ integration: ``sim.integrator`` (fixed-step RK8, landing exactly on every reques
 """
 
 import numpy as np
+from numba import njit
 
 from gnc.frames import dcm_from_quat, eci_to_hill, hill_dcm_and_rate, hill_to_eci, kepler_to_eci, quat_from_dcm
 from sim.forces import ForceModel
+from sim.forces.model import accel_spacecraft, set_ephemeris
 from sim.integrator import propagate_forces, step_plan
 from sim.rigid_body import B_MASS, TH_D, TH_F, TH_LEVEL, command_thrusters, propagate_6dof
+
+
+@njit(cache=True)
+def hill_snapshot(t, state, p, G, out):
+    """The target's Hill frame and the chaser in it at t (s) for the 12-state (``sim.integrator``), written
+    into out (15,): C_HN (row-major), r_CT_H (m), v_CT_H (m/s, rotating-frame derivative), the frame rate
+    from the target's full non-thrust acceleration (p: ``ForceModel.kernel_arrays``, ephemeris set here)."""
+    set_ephemeris(p, t, t)
+    a = np.empty(3)
+    a[0], a[1], a[2] = accel_spacecraft(0, t, state, 0, p, G)
+    C_HN = hill_dcm_and_rate(state[0:3], state[3:6], a)[0]
+    r, v = eci_to_hill(state[0:3], state[3:6], state[6:9], state[9:12], a)
+    for i in range(3):
+        for j in range(3):
+            out[3 * i + j] = C_HN[i, j]
+        out[9 + i], out[12 + i] = r[i], v[i]
 
 
 def _force_model(forces) -> ForceModel:
@@ -50,7 +68,8 @@ class TruthWorld:
         self.applied_accel_H = np.zeros(3)
         self.max_local_err_m = 0.0
         self.att = None  # the 6-DOF chaser's [q_BN, omega_BN_B] once attach_rigid_body is called
-        self._hill = None  # (t_ns, C_HN) cache of hill_dcm
+        self._snap = np.empty(15)  # hill_snapshot at self._snap_t_ns
+        self._snap_t_ns = -1
 
     @classmethod
     def from_elements(cls, a_m, e, inc_rad, raan_rad, argp_rad, nu_rad, r_CT_H, v_CT_H, step_s, forces,
@@ -80,11 +99,16 @@ class TruthWorld:
         """Open each thruster's valve now for on_time_s[i] (s) (below its minimum pulse: not at all)."""
         command_thrusters(self.thrusters, self.t_ns / 1e9, np.asarray(on_time_s, dtype=np.float64))
 
+    def _hill(self) -> np.ndarray:
+        """``hill_snapshot`` now, computed once per time."""
+        if self._snap_t_ns != self.t_ns:
+            hill_snapshot(self.t_ns / 1e9, self.state, *self._arrays, self._snap)
+            self._snap_t_ns = self.t_ns
+        return self._snap
+
     def hill_dcm(self):
-        """C_HN of the target's Hill frame now (with its full acceleration); computed once per time."""
-        if self._hill is None or self._hill[0] != self.t_ns:
-            self._hill = (self.t_ns, hill_dcm_and_rate(self.state[0:3], self.state[3:6], self.accel_N(0))[0])
-        return self._hill[1]
+        """C_HN of the target's Hill frame now (with its full acceleration)."""
+        return self._hill()[0:9].reshape(3, 3).copy()
 
     def q_BH(self):
         """The chaser's attitude relative to the target's Hill frame (scalar-first, v_B = C_BH v_H)."""
@@ -163,4 +187,5 @@ class TruthWorld:
 
     def relative_state(self):
         """(r_CT_H m, v_CT_H m/s): chaser relative to target in H, rotating-frame velocity, exact frame rate."""
-        return eci_to_hill(self.state[0:3], self.state[3:6], self.state[6:9], self.state[9:12], self.accel_N(0))
+        s = self._hill()
+        return s[9:12].copy(), s[12:15].copy()

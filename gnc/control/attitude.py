@@ -83,8 +83,10 @@ class AttitudeLoop:
     """Estimator, controller and thruster allocation of the 6-DOF chaser (see module doc).
 
     cfg: FlightConfig with thrusters and attitude. q0_BH: initial attitude estimate. Attributes: q_BH
-    (estimate), omega_BN_B (last gyro rate, rad/s), healthy (per thruster; ``mark_failed``), torque_B
-    (last torque command, N m), theta_B (last pointing error estimate, rad).
+    (estimate), omega_BN_B (last gyro rate, rad/s), healthy (per thruster; ``mark_failed``), stuck (1 for a
+    thruster stuck open: its wrench is a known disturbance the others counter; ``mark_stuck_on``), use_gyro
+    (False once the IMU is declared failed: the rate is then the star tracker's, differenced), torque_B (last
+    torque command, N m), theta_B (last pointing error estimate, rad).
     """
 
     def __init__(self, cfg: FlightConfig, q0_BH, t0_ns: int):
@@ -97,6 +99,9 @@ class AttitudeLoop:
         n_thr = self.A.shape[1]
         self.min_on_s = np.full(n_thr, th.min_impulse_bit_Ns / th.max_thrust_N)
         self.healthy = np.ones(n_thr, dtype=np.bool_)
+        self.stuck = np.zeros(n_thr)
+        self.use_gyro = True
+        self._last_fix = None  # (t_ns, q_BH) of the last star-tracker fix, for its differenced rate
         self.force_scale, self.torque_scale = cfg.vehicle.max_thrust_N, a.torque_scale_Nm
         self.q_BH = np.asarray(q0_BH, dtype=np.float64).copy()
         self.omega_BN_B = np.zeros(3)
@@ -107,6 +112,22 @@ class AttitudeLoop:
     def mark_failed(self, i: int) -> None:
         """Thruster i is off limits from now on; allocation re-solves without it."""
         self.healthy[i] = False
+
+    def mark_stuck_on(self, i: int) -> None:
+        """Thruster i is open for good: not commanded, and its full wrench is subtracted from every demand."""
+        self.healthy[i] = False
+        self.stuck[i] = 1.0
+
+    def counterable(self, i: int, tol: float = 1e-3) -> bool:
+        """Whether the thrusters still healthy (i excluded) can cancel thruster i's full wrench within full duty."""
+        healthy = self.healthy.copy()
+        healthy[i] = False
+        w = -self.A[:, i] - self.A @ self.stuck
+        on = allocate_thrusters(self.A, w, self.period_s, np.zeros_like(self.min_on_s), healthy, self.force_scale,
+                                self.torque_scale, 1e-10)
+        err = self.A @ (on / self.period_s) - w
+        return bool(np.abs(err[:3]).max() <= tol * self.force_scale
+                    and np.abs(err[3:]).max() <= tol * self.torque_scale)
 
     def _omega_BH(self, q_BH):
         return self.omega_BN_B - dcm_from_quat(q_BH) @ np.array([0.0, 0.0, self.n])
@@ -121,10 +142,18 @@ class AttitudeLoop:
         """Take an ImuSample (its gyro rate from its time on) or an AttitudeMeasurement (reset to it, carried
         forward to the estimate's time if it arrives late)."""
         if isinstance(m, ImuSample):
-            self.propagate_to(m.t_ns)
-            self.omega_BN_B = np.array(m.omega_BN_B, dtype=np.float64)
+            if self.use_gyro:
+                self.propagate_to(m.t_ns)
+                self.omega_BN_B = np.array(m.omega_BN_B, dtype=np.float64)
         elif isinstance(m, AttitudeMeasurement):
             q = np.array(m.q_BH, dtype=np.float64)
+            if not self.use_gyro:  # rate from successive fixes: omega_BH = 2 vec(q0^-1 q1) / dt, plus the Hill rate
+                if self._last_fix is not None and m.t_ns > self._last_fix[0]:
+                    q0 = self._last_fix[1]
+                    d = quat_mult(np.array([q0[0], -q0[1], -q0[2], -q0[3]]), q)
+                    omega_BH = 2.0 * np.sign(d[0]) * d[1:] / ((m.t_ns - self._last_fix[0]) / NS)
+                    self.omega_BN_B = omega_BH + dcm_from_quat(q) @ np.array([0.0, 0.0, self.n])
+                self._last_fix = (m.t_ns, q)
             dt = (self.t_ns - m.t_ns) / NS
             if dt >= 0:
                 self.q_BH = propagate_quat(q, self._omega_BH(q), dt)
@@ -139,6 +168,7 @@ class AttitudeLoop:
                                               np.asarray(accel_H, dtype=np.float64), self.n, self.J, self.wn,
                                               self.zeta, self.mass)
         self.torque_B = wrench[3:]
-        on = allocate_thrusters(self.A, wrench, self.period_s, self.min_on_s, self.healthy, self.force_scale,
+        demand = wrench - self.A @ self.stuck  # a stuck thruster's full wrench is countered by the others
+        on = allocate_thrusters(self.A, demand, self.period_s, self.min_on_s, self.healthy, self.force_scale,
                                 self.torque_scale, 1e-10)
         return tuple(on.tolist())

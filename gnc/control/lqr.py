@@ -37,9 +37,10 @@ class LqrController(HcwLqController):
     def reset(self):
         """Nothing to forget: the law is memoryless (kept for the controller interface)."""
 
-    def solve(self, x0, xref, uref=None):
+    def solve(self, x0, xref, uref=None, theta_rad=None):
         """Command and predicted closed loop from x0 (6,) towards xref ((N+1), 6) with the input reference
-        uref (N, 3) m/s^2 (None: derived from xref, module doc), SI, H.
+        uref (N, 3) m/s^2 (None: derived from xref, module doc), SI, H. theta_rad: ignored (HCW gain; kept
+        for the controller interface).
 
         Never raises on non-finite inputs (ok=False, zero command); ValueError on wrong shapes.
         """

@@ -1,9 +1,15 @@
-"""Model-predictive translational controller on the HCW model (cvxpy, built once, re-solved per cycle).
+"""Model-predictive translational controller on the HCW or YA model (cvxpy, built once, re-solved per cycle).
 
 State x = [r_CT_H (m), v_CT_H (m/s)] in the target Hill frame H of ``gnc.frames`` (x radial, y
 along-track, z orbit normal; velocity is the rotating-frame derivative). Input a_H = commanded chaser
 acceleration in H (m/s^2), held constant over each step (zero-order hold). The prediction model is the
-exact HCW discretisation of ``gnc.models.hcw`` with step dt_s = the control period.
+exact HCW discretisation of ``gnc.models.hcw`` with step dt_s = the control period, or (model "ya",
+eccentric target orbits) the Yamanaka-Ankersen one of ``gnc.models.ya``: time-varying, step k's
+(A_k, B_k) evaluated every cycle over the horizon from the target's true anomaly at x0 (the caller's
+own orbit knowledge) and passed as parameters (parameter @ variable is DPP), so the canonical problem
+keeps its sparsity and the fast path only updates the values of its constraint matrix. The Riccati
+terminal cost stays the HCW one at the same mean motion (a time-invariant approximation of the
+terminal LQ cost; for e = 0 YA equals HCW).
 
 Non-dimensionalisation (everything the solver sees is O(1))
 -----------------------------------------------------------
@@ -26,6 +32,8 @@ Optimal control problem (scaled units, k = 0..N-1 unless noted)
          e_k . r_k >= R_ko / L - s_k                       (keep-out sphere, rotating hyperplane)
          -(e_k . v_k) <= vmax_k / V + c_k                  (closing-speed limit along e_k)
          F_i . r_k <= G_ki + g_k,  g_k >= 0, weight w_slack (optional line-of-sight cone, set_cone)
+         h_k . r_k >= b_k - a_k,  |r_k - rr_k|_inf <= w_k + a_k,  a_k >= 0  (optional approach ellipsoid)
+         |x_N - xr_N|_inf,per-axis <= t + z,  z >= 0, weight w_slack         (optional terminal set)
 with xr_k, ur_k guidance's reference states and inputs (ur = 0 unless guidance flies a planned thrust
 arc: gnc.guidance.plan; then the fuel term prices only the corrections to the plan, with its own weight
 plan_fuel_weight, and a plan that the state is on is followed exactly), Q = diag(q_pos I3, q_vel I3),
@@ -34,6 +42,23 @@ Riccati equation of (A_s, B_s, Q, R), and unit normals e_k (parameters) taken fr
 shifted by one step (or from the reference on the first solve). The half-space e_k . r >= R_ko never
 intersects the keep-out sphere, so a zero-slack plan is outside it at every step. The closing-speed
 limit is vmax(range) = closing_speed_min + gain * (range - R_ko) evaluated at the predicted range.
+Approach ellipsoid (AE, ISS practice; ``approach_ellipsoid_m`` = semi-axes (a_R, a_V, a_H) about the
+target, H): the chaser enters it only along the declared corridor, i.e. where the guidance reference (the
+declared path to a declared hold point) is inside it. Steps whose reference rr_k is outside the AE keep the
+plan outside: the non-convex "outside the ellipsoid r'Er >= 1" (E = diag(a)^-2) is replaced by the tangent
+half-space at the projection p = g / sqrt(g'Eg) of the linearisation point g_k (the keep-out normals'
+points): (Ep)'r >= 1, which never intersects the ellipsoid (a rotating hyperplane in the ellipsoid's
+metric; h_k = L Ep, b_k = 1). Steps whose reference is inside keep the plan within the corridor, an
+inf-norm tube of half-width ``corridor_half_width_m`` about the reference (the other constraint off:
+b_k, w_k = 1e4); the closing-speed law applies inside as everywhere.
+Terminal set (``terminal_set``): the box |x_N - xr_N| <= t (per state, scaled) inscribed in the largest
+sublevel set {z : z'Pz <= c} of the Riccati cost on which the LQR law u = -Kz respects the thrust bound
+(c = min_i 1 / (K_i P^-1 K_i')). For a hold-point reference (an HCW equilibrium) that ellipsoid is invariant
+under the terminal law with the bound (P is its Lyapunov function), so a plan ending in the box has a
+feasible, stabilising continuation: the standard MPC stability argument (Mayne et al. 2000). A box rather
+than the ellipsoid itself keeps the problem a QP (the box is inside the ellipsoid by a check of its 64
+vertices, so the argument carries over). It is soft like the others: far from the reference the horizon
+may not reach it, and the exact penalty then only pulls towards it.
 Slacks carry an exact L1 penalty: with w_slack above the constraint multipliers they stay zero whenever
 the hard problem is feasible. Every data item that changes per cycle is a cvxpy Parameter, and the
 problem is DPP, so cvxpy canonicalises it once.
@@ -60,10 +85,18 @@ from numba import njit
 from gnc.control.canonical import CanonicalQP
 from gnc.guidance.safety import DRIFT_SAMPLE_S, free_drift_min_range
 from gnc.models.hcw import hcw_input_matrix, hcw_stm
+from gnc.models.ya import ya_horizon_matrices
 
 _OK_STATUSES = ("optimal",)
-# Scaled offset of an inactive cone face (set_cone's active): far beyond any reachable scaled position.
-_INACTIVE_CONE_OFFSET = 1e4
+# Scaled offset of an inactive cone face (set_cone's active) or approach-ellipsoid row: beyond any reachable
+# scaled position.
+_INACTIVE_OFFSET = 1e4
+
+# Weight of sum(t^2) on the fuel epigraph t >= |u - ur| (scaled units): makes t unique at any fuel weight
+# (at weight 0 it has no other cost); adds 1e-6 |u - ur|^2, a millionth of the input weight r_u = 1.
+_FUEL_EPIGRAPH_REG = 1e-6
+# Offset of the fuel epigraph's rows while the fuel weight is 0: |u - ur| <= 2 (scaled), so t = 0 is 2 from them.
+_EPIGRAPH_OFFSET = 4.0
 
 # Default solver settings (copied per solve; cvxpy mutates the dict it is given).
 _DEFAULT_SOLVER_OPTIONS = {
@@ -94,6 +127,9 @@ class MpcResult:
     max_keep_out_slack_m: largest keep-out hyperplane violation (m).
     max_closing_slack_m_s: largest closing-speed-limit violation (m/s).
     cost: objective of the plan in scaled (dimensionless) units (the MPC's optimum); NaN on failure.
+    max_approach_ellipsoid_slack_m: largest approach-ellipsoid or corridor violation (m, upper bound; 0 without
+        an approach ellipsoid).
+    terminal_slack: the terminal box's violation (scaled units; 0 without a terminal set).
     passive_min_range_m: passive safety of the plan (m): the smallest range to the target reached by
         the free drift from any planned state over the check's duration (plan_drift_min_range); NaN
         when the check is off (RelativeMPC's passive_safety_s = 0) or the solve failed.
@@ -111,6 +147,8 @@ class MpcResult:
     max_closing_slack_m_s: float
     cost: float
     passive_min_range_m: float = float("nan")
+    max_approach_ellipsoid_slack_m: float = 0.0
+    terminal_slack: float = 0.0
 
 
 def solve_dare(A, B, Q, R, tol=1e-12, max_doublings=64):
@@ -224,6 +262,30 @@ def plan_drift_min_range(n, x_plan, horizon_s, sample_s):
     for k in range(x_plan.shape[0]):
         best = min(best, free_drift_min_range(n, x_plan[k], horizon_s, sample_s))
     return best
+
+
+def terminal_box(K, P):
+    """Half-widths t (6,) of the terminal box |z| <= t (scaled state error z): inside the largest sublevel set
+    z'Pz <= c on which |K z| <= 1 per axis (c = min_i 1 / (K_i P^-1 K_i')), shaped as 1/sqrt(diag P) and
+    scaled until its farthest vertex is on the ellipsoid (module doc)."""
+    c = 1.0 / np.max(np.einsum("ij,jk,ik->i", K, np.linalg.inv(P), K))
+    w = 1.0 / np.sqrt(np.diag(P))
+    corners = np.array(np.meshgrid(*[[-1.0, 1.0]] * 6)).reshape(6, -1).T * w
+    return w * np.sqrt(c / np.max(np.einsum("ij,jk,ik->i", corners, P, corners)))
+
+
+def approach_ellipsoid_data(r_lin_H, r_ref_H, semi_axes_m, corridor_m, length_scale_m):
+    """Per-step approach-ellipsoid parameters (module doc), scaled: tangent-plane normals h (N, 3), offsets b
+    (N,) and corridor half-widths w (N,). r_lin_H: linearisation points (N, 3) m; r_ref_H: reference
+    positions (N, 3) m; semi_axes_m (3,) m, corridor_m (m), length_scale_m (m), all H."""
+    E = 1.0 / semi_axes_m ** 2
+    inside = np.sum(r_ref_H ** 2 * E, axis=1) <= 1.0
+    p = np.where(np.any(r_lin_H != 0.0, axis=1)[:, None], r_lin_H, r_ref_H)
+    p = p / np.sqrt(np.maximum(np.sum(p ** 2 * E, axis=1), 1e-300))[:, None]   # projected onto the surface
+    h = length_scale_m * p * E
+    b = np.where(inside, -_INACTIVE_OFFSET, 1.0)
+    w = np.where(inside, corridor_m / length_scale_m, _INACTIVE_OFFSET)
+    return h, b, w
 
 
 def readonly_array(a):
@@ -360,15 +422,21 @@ class RelativeMPC(HcwLqController):
     a reference solve of ``problem`` at ``last_parameters``. canonical: the fast path's CanonicalQP
     (None on the cvxpy path). fallback_solves: fast-path passes whose OSQP solution failed the KKT
     check (or whose solve failed) and that were solved again through the cvxpy path with ``solver``
-    -- rare: none in the default mission. Wall-clock time is read (compute_ms) but never decides.
+    -- ~10 % of the default mission's solves at N = 40 (README, MPC cycle). Wall-clock time is read (compute_ms) but never decides.
     cold_start_refinements: extra solves on a cold start (no previous plan), each re-linearising the
     keep-out normals and closing-speed ranges about the plan just found (the reference alone can be a
     poor linearisation point, e.g. a hold point far from x0 makes the closing limit needlessly tight).
+    model: "hcw" (circular orbit) or "ya" (Yamanaka-Ankersen about an orbit of the given eccentricity;
+    solve then needs theta_rad, the target's true anomaly; module doc).
     cone_faces: 0 (default: no line-of-sight cone in the problem) or K >= 3: a soft constraint keeps
     every planned position inside a K-faced pyramid inscribed in the cone that ``set_cone`` declares
     (parameters, so the cone can change every cycle; until set, or after set_cone(None), inactive).
     closing_origin_m: the closing-speed limit grows with range beyond this radius (m; default: the
     keep-out radius), e.g. the contact point's distance from the target's centre on a final approach.
+    approach_ellipsoid_m: None (default) or the approach ellipsoid's semi-axes (radial, along-track,
+    cross-track) m, H, about the target; corridor_half_width_m (m): the corridor about the reference inside it
+    (module doc). terminal_set: constrain the last planned state to the terminal box (module doc);
+    terminal_box_scaled holds its half-widths (scaled).
     passive_safety_s: when > 0, every solved plan is checked for passive safety over this long (s):
     MpcResult.passive_min_range_m (costs ~(N+1) * passive_safety_s / 20 s HCW steps; off by default).
 
@@ -386,9 +454,25 @@ class RelativeMPC(HcwLqController):
                  plan_fuel_weight=None, slack_weight=1e3, path="cvxpy", solver="CLARABEL", solver_options=None,
                  osqp_options=None,
                  length_scale_m=100.0, velocity_scale_m_s=None, cold_start_refinements=1,
-                 passive_safety_s=0.0, cone_faces=0, closing_origin_m=None, clock_ns=None):
+                 passive_safety_s=0.0, cone_faces=0, closing_origin_m=None, model="hcw", eccentricity=0.0,
+                 approach_ellipsoid_m=None, corridor_half_width_m=50.0, terminal_set=False, clock_ns=None):
         super().__init__(n, dt_s, horizon, a_max, keep_out_radius_m, closing_speed_min_m_s,
                          closing_speed_gain_per_s, q_pos, q_vel, r_u, length_scale_m, velocity_scale_m_s, clock_ns)
+        if model not in ("hcw", "ya"):
+            raise ValueError(f"model must be 'hcw' or 'ya', got {model!r}")
+        if not (np.isfinite(eccentricity) and 0.0 <= eccentricity < 1.0):
+            raise ValueError(f"eccentricity must be in [0, 1), got {eccentricity}")
+        self.model, self.eccentricity = model, float(eccentricity)
+        self.approach_ellipsoid_m = None
+        if approach_ellipsoid_m is not None:
+            ae = np.asarray(approach_ellipsoid_m, dtype=float)
+            if not (ae.shape == (3,) and np.all(np.isfinite(ae)) and np.all(ae > 0.0)):
+                raise ValueError(f"approach_ellipsoid_m must be 3 semi-axes > 0 m, got {approach_ellipsoid_m}")
+            if not (np.isfinite(corridor_half_width_m) and corridor_half_width_m > 0.0):
+                raise ValueError(f"corridor_half_width_m must be > 0 m, got {corridor_half_width_m}")
+            self.approach_ellipsoid_m = ae
+        self.corridor_half_width_m = float(corridor_half_width_m)
+        self.terminal_set = bool(terminal_set)
         plan_fuel_weight = fuel_weight if plan_fuel_weight is None else plan_fuel_weight
         for name, w, strict in (("fuel_weight", fuel_weight, False), ("plan_fuel_weight", plan_fuel_weight, False),
                                 ("slack_weight", slack_weight, True)):
@@ -431,14 +515,12 @@ class RelativeMPC(HcwLqController):
         s_ko = cp.Variable(N, name="slack_keep_out")   # >= 0 stated as constraints: a sign attribute
         s_cl = cp.Variable(N, name="slack_closing")    # would rename the variable in the canonical data
         self.x_var, self.u_var, self.slack_keep_out, self.slack_closing = X, U, s_ko, s_cl
-        self._plan_vars = (X, U, s_ko, s_cl)
         K = self.cone_faces
         if K:
             # Face i of the pyramid: F_i . r_k <= G_ki + s_cone_k (scaled units; see set_cone).
             self._cone_F = cp.Parameter((K, 3), name="cone_faces")
             self._cone_G = cp.Parameter((N, K), name="cone_offsets")
             s_cone = cp.Variable(N, name="slack_cone")
-            self._plan_vars += (s_cone,)
 
         # (x_k - xr_k)'Q(x_k - xr_k), k < N, and (x_N - xr_N)'P(x_N - xr_N), expanded (module doc).
         W = np.zeros((N + 1, 6))
@@ -452,12 +534,20 @@ class RelativeMPC(HcwLqController):
             cost = cost + float(slack_weight) * cp.sum(s_cone)
         if self._w_fuel is not None:   # |u - ur| by its epigraph: a weight parameter times cp.abs(...) is not DPP
             t_fuel = cp.Variable((N, 3), name="fuel_epigraph")
-            cost = cost + self._w_fuel * cp.sum(t_fuel)
+            # + a tiny constant quadratic: t unique (= |u - ur|, or 0 while the weight is 0: below).
+            cost = cost + self._w_fuel * cp.sum(t_fuel) + _FUEL_EPIGRAPH_REG * cp.sum_squares(t_fuel)
         R_pos = X[1:, 0:3]
         V_vel = X[1:, 3:6]
-        cons = [
+        if model == "ya":   # step k's scaled (A_k, B_k): rows 6k..6k+5 of these parameters
+            self._ya_A = cp.Parameter((6 * N, 6), name="ya_A")
+            self._ya_B = cp.Parameter((6 * N, 3), name="ya_B")
+            self._ya_buf = (np.empty((N, 6, 6)), np.empty((N, 6, 3)))
+            dynamics = [X[k + 1] == self._ya_A[6 * k:6 * k + 6] @ X[k] + self._ya_B[6 * k:6 * k + 6] @ U[k]
+                        for k in range(N)]
+        else:
+            dynamics = [X[1:] == X[:N] @ A_s.T + U @ B_s.T]
+        cons = dynamics + [
             X[0] == self._x0,
-            X[1:] == X[:N] @ A_s.T + U @ B_s.T,
             U <= 1.0,
             U >= -1.0,
             s_ko >= 0.0,
@@ -465,13 +555,37 @@ class RelativeMPC(HcwLqController):
             -cp.sum(cp.multiply(self._e, V_vel), axis=1) <= self._vmax + s_cl,
         ]
         if self._w_fuel is not None:
-            cons += [t_fuel >= U - self._uref, t_fuel >= self._uref - U]
+            # off = _EPIGRAPH_OFFSET while the weight is 0: t's rows then sit far from active (t = 0); weakly
+            # active rows with zero multipliers made OSQP's polishing fail in every hold cycle.
+            self._epi_off = cp.Parameter(nonneg=True, name="fuel_epigraph_offset")
+            cons += [t_fuel >= U - self._uref - self._epi_off, t_fuel >= self._uref - U - self._epi_off]
         if self.keep_out_radius_m > 0.0:
             cons.append(cp.sum(cp.multiply(self._e, R_pos), axis=1) >= self.keep_out_radius_m / L - s_ko)
         if K:
             cons += [s_cone >= 0.0,
                      R_pos @ self._cone_F.T <= self._cone_G + cp.reshape(s_cone, (N, 1), order="F") @ np.ones((1, K))]
             self.set_cone(None)
+        self._slacks = {}   # optional constraints' slack variables by name
+        if K:
+            self._slacks["cone"] = s_cone
+        if self.approach_ellipsoid_m is not None:
+            self._ae_h = cp.Parameter((N, 3), name="ae_normals")
+            self._ae_b = cp.Parameter(N, name="ae_offsets")
+            self._ae_w = cp.Parameter(N, nonneg=True, name="corridor_widths")
+            s_ae = cp.Variable(N, name="slack_approach_ellipsoid")
+            tube = cp.reshape(self._ae_w + s_ae, (N, 1), order="F") @ np.ones((1, 3))
+            cons += [s_ae >= 0.0, cp.sum(cp.multiply(self._ae_h, R_pos), axis=1) >= self._ae_b - s_ae,
+                     R_pos - self._xref[1:, 0:3] <= tube, self._xref[1:, 0:3] - R_pos <= tube]
+            cost = cost + float(slack_weight) * cp.sum(s_ae)
+            self._slacks["ae"] = s_ae
+        if self.terminal_set:
+            self.terminal_box_scaled = terminal_box(self.K_scaled, self.P_scaled)
+            s_t = cp.Variable(name="slack_terminal")
+            cons += [s_t >= 0.0, X[N] - self._xref[N] <= self.terminal_box_scaled + s_t,
+                     self._xref[N] - X[N] <= self.terminal_box_scaled + s_t]
+            cost = cost + float(slack_weight) * s_t
+            self._slacks["terminal"] = s_t
+        self._plan_vars = (X, U, s_ko, s_cl) + tuple(self._slacks.values())
         self.problem = cp.Problem(cp.Minimize(cost), cons)
         assert self.problem.is_dcp(dpp=True)
         self.canonical = CanonicalQP(self.problem, self._plan_vars, osqp_options) if path == "fast" else None
@@ -480,6 +594,8 @@ class RelativeMPC(HcwLqController):
         self._last_values = {}
         self._q_diag = np.diag(Q_s).copy()
         keep_out_normals(np.ones(3), np.ones((N, 3)), 0.5)   # compile or load the kernels now, not in a cycle
+        if model == "ya":
+            self.ya_matrices(0.0)
         if self.passive_safety_s > 0.0:
             plan_drift_min_range(n, np.ones((N + 1, 6)), DRIFT_SAMPLE_S, DRIFT_SAMPLE_S)
 
@@ -516,7 +632,7 @@ class RelativeMPC(HcwLqController):
             active = np.asarray(active, dtype=bool)
             if active.shape != (N,):
                 raise ValueError(f"active must have shape ({N},), got {active.shape}")
-            G[~active] = _INACTIVE_CONE_OFFSET
+            G[~active] = _INACTIVE_OFFSET
         self._cone = (F, G)
 
     @property
@@ -548,10 +664,20 @@ class RelativeMPC(HcwLqController):
         ms = 1e3 * float(solve_time) if solve_time is not None else float("nan")
         return str(self.problem.status), ms, self.problem.value
 
+    def ya_matrices(self, theta_rad):
+        """Scaled YA step matrices of the horizon from the target's true anomaly theta_rad (rad) at x0:
+        (A (6N, 6), B (6N, 3)), step k's in rows 6k..6k+5 (module doc's scaling)."""
+        Phi, Gam = self._ya_buf
+        ya_horizon_matrices(self.n, self.eccentricity, float(theta_rad), self.dt_s, self.horizon, Phi, Gam)
+        D = self._D
+        return ((Phi * (D[None, None, :] / D[None, :, None])).reshape(6 * self.horizon, 6),
+                (Gam * (self.a_max / D[None, :, None])).reshape(6 * self.horizon, 3))
+
     # ------------------------------------------------------------------ solve
-    def solve(self, x0, xref, uref=None):
+    def solve(self, x0, xref, uref=None, theta_rad=None):
         """Solve the MPC from x0 = [r_CT_H m, v_CT_H m/s] (6,) towards xref ((N+1), 6) (SI, H) with the
-        input reference uref (N, 3) m/s^2, H (None: zero).
+        input reference uref (N, 3) m/s^2, H (None: zero). theta_rad: the target's true anomaly (rad) at
+        x0, from the flight code's own orbit knowledge; needed by model 'ya', ignored by 'hcw'.
 
         Returns an MpcResult; never raises on solver failure or non-finite inputs (ok=False, zero
         command). Raises ValueError only for wrongly shaped inputs (a programming error).
@@ -578,12 +704,19 @@ class RelativeMPC(HcwLqController):
         xref_s = xref / D[None, :]
         x0_unchanged = self._x0.value is not None and np.array_equal(self._x0.value, x0_s)
         uref_s = uref / self.a_max
-        values = {} if self._w_fuel is None else {self._w_fuel: self.fuel_weight if no_plan else self.plan_fuel_weight}
+        values = {}
+        if self._w_fuel is not None:
+            w = self.fuel_weight if no_plan else self.plan_fuel_weight
+            values = {self._w_fuel: w, self._epi_off: 0.0 if w > 0.0 else _EPIGRAPH_OFFSET}
         values |= {self._x0: x0_s, self._xref: xref_s, self._uref: uref_s,
                   self._ref_cost: float(np.sum(xref_s[:N] ** 2 * self._q_diag) + xref_s[N] @ self.P_scaled @ xref_s[N]
                                         + self.R_scaled[0, 0] * np.sum(uref_s ** 2))}
         if self.cone_faces:
             values[self._cone_F], values[self._cone_G] = self._cone
+        if self.model == "ya":
+            if theta_rad is None or not np.isfinite(theta_rad):
+                return self._fail("invalid_input", x0, t_start)
+            values[self._ya_A], values[self._ya_B] = self.ya_matrices(theta_rad)
         solve_ms = 0.0
         for _ in range(passes):
             normals, ranges = keep_out_normals(x0[0:3], np.ascontiguousarray(guess), self.keep_out_radius_m)
@@ -591,18 +724,21 @@ class RelativeMPC(HcwLqController):
                                        self.closing_speed_gain_per_s)
             values[self._e] = normals
             values[self._vmax] = vmax / self.velocity_scale_m_s
+            if self.approach_ellipsoid_m is not None:
+                values[self._ae_h], values[self._ae_b], values[self._ae_w] = approach_ellipsoid_data(
+                    guess, xref[1:, 0:3], self.approach_ellipsoid_m, self.corridor_half_width_m, self.length_scale_m)
             self._last_values = dict(values)
             try:
                 sol = self.canonical.solve(values) if self.canonical is not None else None
                 if sol is not None and sol.verified:
                     status, ms, cost = sol.status, sol.solve_ms, sol.cost
-                    X, U, s_ko, s_cl, *s_cone = (sol.values[v] for v in self._plan_vars)
+                    X, U, s_ko, s_cl, *extra = (sol.values[v] for v in self._plan_vars)
                 else:
                     if sol is not None:   # the fast path's answer is in doubt: solve it again, exactly
                         self.fallback_solves += 1
                     status, ms, cost = self._solve_cvxpy(values, x0_unchanged)
                     ms += sol.solve_ms if sol is not None else 0.0
-                    X, U, s_ko, s_cl, *s_cone = (v.value for v in self._plan_vars)
+                    X, U, s_ko, s_cl, *extra = (v.value for v in self._plan_vars)
             except Exception as exc:  # any solver failure becomes a safe command, never a crash
                 return self._fail(f"solver_error: {type(exc).__name__}", x0, t_start)
             x0_unchanged = True
@@ -616,7 +752,13 @@ class RelativeMPC(HcwLqController):
         if self.keep_out_radius_m > 0.0 and s_ko is not None:
             ko_m = max(float(np.max(s_ko)), 0.0) * self.length_scale_m
         cl_m_s = max(float(np.max(s_cl)), 0.0) * self.velocity_scale_m_s if s_cl is not None else 0.0
-        cone_m = max(float(np.max(s_cone[0])), 0.0) * self.length_scale_m if s_cone and s_cone[0] is not None else 0.0
+        slack = {name: max(float(np.max(v)), 0.0) if v is not None else float("nan")
+                 for name, v in zip(self._slacks, extra)}
+        cone_m = slack.get("cone", 0.0) * self.length_scale_m
+        ae_m = 0.0
+        if "ae" in slack:   # a_k over |h_k| (scaled) is the distance beyond the tangent plane or the tube
+            h = values[self._ae_h]
+            ae_m = slack["ae"] * self.length_scale_m / max(float(np.min(np.linalg.norm(h, axis=1))), 1.0)
         cost = float(cost)
         if not (np.all(np.isfinite(x_plan)) and np.all(np.isfinite(u_plan))
                 and np.isfinite(ko_m) and np.isfinite(cl_m_s) and np.isfinite(cost)):
@@ -629,8 +771,9 @@ class RelativeMPC(HcwLqController):
             u0_H=readonly_array(u_plan[0]), u_plan=readonly_array(u_plan), x_plan=readonly_array(x_plan),
             status=status, ok=True, solve_ms=solve_ms,
             compute_ms=self._ms_since(t_start),
-            max_slack=max(ko_m, cl_m_s, cone_m), max_keep_out_slack_m=ko_m, max_closing_slack_m_s=cl_m_s,
-            cost=cost, passive_min_range_m=drift_m)
+            max_slack=max(ko_m, cl_m_s, cone_m, ae_m), max_keep_out_slack_m=ko_m, max_closing_slack_m_s=cl_m_s,
+            cost=cost, passive_min_range_m=drift_m, max_approach_ellipsoid_slack_m=ae_m,
+            terminal_slack=slack.get("terminal", 0.0))
 
 
 DOCK_LENGTH_SCALE_M = 10.0  # final approach: tens of metres down to centimetres

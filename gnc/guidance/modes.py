@@ -133,6 +133,7 @@ class MissionManager:
         self._ref = None
         self._arc = None            # the phase's free-motion reference (what a plan hands over to)
         self._planned_at_s = -math.inf
+        self.abort_request: str | None = None  # set by fault protection (request_abort): abort next cycle
         self._t_start_ns = t0_ns
         self._t_end_s = math.inf
         self.planners = transfer_planners(cfg) if planners is None else planners
@@ -149,6 +150,11 @@ class MissionManager:
     def log(self, t_ns: int, text: str) -> None:
         """Record an event at t_ns (ns since epoch)."""
         self.events.append(Event(t_ns, text))
+
+    def request_abort(self, reason: str) -> None:
+        """Fault protection's response: abort at the next update with this reason (the first request stands)."""
+        if self.abort_request is None:
+            self.abort_request = reason
 
     def _start_phase(self, t_ns: int, x_hat: np.ndarray) -> None:
         self.index += 1
@@ -216,6 +222,8 @@ class MissionManager:
         return True
 
     def _abort_reason(self, t_ns, x_hat, P, last_meas_t_ns, mpc_fail_streak, plan_min_range_m):
+        if self.abort_request is not None:
+            return self.abort_request
         a = self.abort_cfg
         sigma = math.sqrt(P[0, 0] + P[1, 1] + P[2, 2])
         rng = float(np.linalg.norm(x_hat[:3]))
@@ -224,7 +232,7 @@ class MissionManager:
         if (t_ns - last_meas_t_ns) / NS > a.sensor_timeout_s:
             return f"no relative measurement for {(t_ns - last_meas_t_ns) / NS:.0f} s"
         if mpc_fail_streak >= a.mpc_fail_limit:
-            return f"{mpc_fail_streak} consecutive MPC failures"
+            return f"{mpc_fail_streak} consecutive control-stage failures (MPC failed or over budget)"
         if self.mode == Mode.DOCK:
             p = self.phases[self.index]
             along, lateral, closing = dock_geometry(p, x_hat)

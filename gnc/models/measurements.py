@@ -1,10 +1,11 @@
 """Measurement models shared by the EKF and the UKF: predicted measurement, Jacobian, wrapped component.
 
-State x = [r_CT_H (m), v_CT_H (m/s)] (6,) or, with a range-bias state, [r_CT_H, v_CT_H, b_r (m)] (7,);
-Hill axes of ``gnc.frames``. Kinds (integer codes, numba-friendly):
+State x = [r_CT_H (m), v_CT_H (m/s)] (6,), with a range-bias state [r_CT_H, v_CT_H, b_r (m)] (7,), or with
+range- and angle-bias states [r_CT_H, v_CT_H, b_r (m), b_az (rad), b_el (rad)] (9,) (the RAE sensor's
+biases); Hill axes of ``gnc.frames``. Kinds (integer codes, numba-friendly):
 
-MEAS_RAE     z = [range + b_r (m), azimuth (rad), elevation (rad)] of the target seen from the chaser
-             (``gnc.models.rae``); b_r = x[6] when the state has 7 elements, else 0.
+MEAS_RAE     z = [range + b_r (m), azimuth + b_az (rad), elevation + b_el (rad)] of the target seen from
+             the chaser (``gnc.models.rae``); each bias is 0 when the state has no such element.
 MEAS_ANGLES  z = [azimuth (rad), elevation (rad)]: a camera's line of sight, rotated into H with the
              known attitude (angles-only navigation).
 MEAS_RELPOS  z = r_CT_H (m): relative position from differenced GNSS solutions (the cooperative
@@ -43,7 +44,7 @@ def meas_wrap_index(kind):
 
 @njit(cache=True)
 def meas_predict_into(kind, x, out):
-    """out (meas_dim(kind),) <- predicted measurement h(x) for the 6- or 7-state x (see module doc)."""
+    """out (meas_dim(kind),) <- predicted measurement h(x) for the 6-, 7- or 9-state x (see module doc)."""
     if kind == MEAS_RELPOS:
         out[:] = x[:3]
         return
@@ -53,12 +54,15 @@ def meas_predict_into(kind, x, out):
         return
     if x.shape[0] > 6:
         rae[0] += x[6]
+    if x.shape[0] > 8:
+        rae[1] += x[7]
+        rae[2] += x[8]
     out[:] = rae
 
 
 @njit(cache=True)
 def meas_predict(kind, x):
-    """Predicted measurement h(x) (meas_dim(kind),) for the 6- or 7-state x (see module doc)."""
+    """Predicted measurement h(x) (meas_dim(kind),) for the 6-, 7- or 9-state x (see module doc)."""
     out = np.empty(meas_dim(kind))
     meas_predict_into(kind, x, out)
     return out
@@ -81,6 +85,8 @@ def meas_jacobian_into(kind, x, H):
             H[i, j] = J[r0 + i, j]
     if kind == MEAS_RAE and nx > 6:
         H[0, 6] = 1.0
+    if kind == MEAS_RAE and nx > 8:
+        H[1, 7] = H[2, 8] = 1.0
 
 
 @njit(cache=True)

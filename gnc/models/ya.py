@@ -161,3 +161,112 @@ def ya_predict_matrices(n, e, theta0, dt, q_psd):
             Q[i, j] *= q_psd
             Q[j, i] = Q[i, j]
     return Phi, Gam, Q, theta1
+
+
+
+_HZ_NODES, _HZ_WEIGHTS = np.polynomial.legendre.leggauss(4)
+
+
+@njit(cache=True)
+def _solve4(F, rhs):
+    """Solution of F w = rhs for a 4x4 F and rhs (4, m), Gaussian elimination with partial pivoting."""
+    M = np.empty((4, 4 + rhs.shape[1]))
+    M[:, :4] = F
+    M[:, 4:] = rhs
+    for col in range(4):
+        piv = col
+        for r in range(col + 1, 4):
+            if abs(M[r, col]) > abs(M[piv, col]):
+                piv = r
+        for j in range(M.shape[1]):
+            M[col, j], M[piv, j] = M[piv, j], M[col, j]
+        for r in range(col + 1, 4):
+            f = M[r, col] / M[col, col]
+            for j in range(col, M.shape[1]):
+                M[r, j] -= f * M[col, j]
+    W = np.empty((4, rhs.shape[1]))
+    for j in range(rhs.shape[1]):
+        for i in range(3, -1, -1):
+            acc = M[i, 4 + j]
+            for k in range(i + 1, 4):
+                acc -= M[i, k] * W[k, j]
+            W[i, j] = acc / M[i, i]
+    return W
+
+
+@njit(cache=True)
+def _mm(A, B):
+    """A @ B by loops (small matrices: cheaper than a BLAS call from numba)."""
+    C = np.zeros((A.shape[0], B.shape[1]))
+    for i in range(A.shape[0]):
+        for k in range(A.shape[1]):
+            a = A[i, k]
+            if a != 0.0:
+                for j in range(B.shape[1]):
+                    C[i, j] += a * B[k, j]
+    return C
+
+
+_YA_OF = np.array([1, 0, 3, 2])           # Hill tilde in-plane index [x~, y~, x~', y~'] -> YA index
+_YA_SIGN = np.array([-1.0, 1.0, -1.0, 1.0])  # YA = [y~, -x~, y~', -x~']
+_HILL_INPLANE = np.array([0, 1, 3, 4])
+
+
+@njit(cache=True)
+def ya_horizon_matrices(n, e, theta0, dt, steps, Phi, Gam):
+    """Fill Phi (steps, 6, 6) and Gam (steps, 6, 3) with the YA discretisation of ``steps`` consecutive steps
+    of dt (s) from the target's true anomaly theta0 (rad): x_{k+1} = Phi[k] x_k + Gam[k] u_k, u_k the
+    acceleration (m/s^2, H) held over step k. Returns the true anomaly after the last step (rad).
+
+    Same model as ya_predict_matrices (no noise integral), computed for a whole horizon at once: with the
+    time origin of J at theta0, the in-plane STM of step k is F(t_k+1) F(t_k)^-1 (the fundamental matrix at
+    each grid time computed and factorised once), and Gam by 4-point Gauss-Legendre quadrature per step
+    (panels of at most 0.5 rad of mean anomaly) of F(t_k+1) F(s)^-1 [tilde input columns] / (k^2 rho(s)).
+    """
+    k2 = n / (1.0 - e * e) ** 1.5
+    M0 = mean_from_true(theta0, e)
+    panels = max(1, int(np.ceil(n * dt / 0.5)))
+    h = dt / panels
+    # columns of the YA in-plane state [x~, z~, x~', z~'] fed by a unit Hill tilde-rate x~' (-> -z~') and y~' (-> x~')
+    Ein = np.zeros((4, 2))
+    Ein[3, 0] = -1.0
+    Ein[2, 1] = 1.0
+    eye4 = np.eye(4)
+    th_prev = theta0
+    Finv_prev = _solve4(_fundamental_inplane(e, theta0, 0.0), eye4)
+    for k in range(steps):
+        t1 = (k + 1) * dt
+        th1 = true_from_mean(M0 + n * t1, e)
+        F1 = _fundamental_inplane(e, th1, k2 * t1)
+        # in-plane STM in YA tilde axes, then to Hill tilde [x~, y~, x~', y~'] (YA = [y~, -x~, y~', -x~'])
+        S = _mm(F1, Finv_prev)
+        G = np.zeros((4, 2))   # int F(t1) F(s)^-1 Ein / (k^2 rho(s)) ds, YA axes
+        Gz = np.zeros(2)       # out of plane: int [sin(th1 - th_s), cos(th1 - th_s)] / (k^2 rho(s)) ds
+        for p in range(panels):
+            for q in range(_HZ_NODES.shape[0]):
+                s = k * dt + p * h + 0.5 * h * (_HZ_NODES[q] + 1.0)
+                w = 0.5 * h * _HZ_WEIGHTS[q]
+                ths = true_from_mean(M0 + n * s, e)
+                c = w / (k2 * (1.0 + e * np.cos(ths)))
+                G += c * _solve4(_fundamental_inplane(e, ths, k2 * s), Ein)
+                Gz[0] += c * np.sin(th1 - ths)
+                Gz[1] += c * np.cos(th1 - ths)
+        G = _mm(F1, G)
+        Finv_prev = _solve4(F1, eye4)
+        # assemble in tilde Hill coordinates [x~, y~, z~, x~', y~', z~'], then back to [r, v]
+        Pt = np.zeros((6, 6))
+        Gt = np.zeros((6, 3))
+        ya_of, sg, hid = _YA_OF, _YA_SIGN, _HILL_INPLANE
+        for a in range(4):
+            for b in range(4):
+                Pt[hid[a], hid[b]] = sg[a] * sg[b] * S[ya_of[a], ya_of[b]]
+            Gt[hid[a], 0] = sg[a] * G[ya_of[a], 0]
+            Gt[hid[a], 1] = sg[a] * G[ya_of[a], 1]
+        d = th1 - th_prev
+        Pt[2, 2], Pt[2, 5], Pt[5, 2], Pt[5, 5] = np.cos(d), np.sin(d), -np.sin(d), np.cos(d)
+        Gt[2, 2], Gt[5, 2] = Gz[0], Gz[1]
+        Tf = _from_tilde(e, k2, th1)
+        Phi[k] = _mm(_mm(Tf, Pt), _to_tilde(e, k2, th_prev))
+        Gam[k] = _mm(Tf, Gt)
+        th_prev = th1
+    return th_prev

@@ -1,9 +1,11 @@
-"""Extended Kalman filter kernels: linear(ised) prediction, HCW process noise, gated Joseph-form updates.
+"""Extended Kalman filter kernels: linear(ised) prediction, HCW process noise, thrust execution noise and
+thrust-scale state, gated Joseph-form updates.
 
-State x = [r_CT_H (m), v_CT_H (m/s)] (6,), optionally with a range bias b_r (m) as x[6]; Hill axes of
-``gnc.frames`` (x radial, y along-track, z orbit normal; rotating-frame velocity). Covariance P (nxn)
-in the same units. Measurements: the kinds of ``gnc.models.measurements`` (range/azimuth/elevation,
-angles-only, relative position).
+State x = [r_CT_H (m), v_CT_H (m/s)] (6,), optionally with the RAE sensor's biases [b_r (m)(, b_az, b_el
+(rad))] as x[6:] and then a thrust-scale error s (-) as x[9]; Hill axes of ``gnc.frames`` (x radial,
+y along-track, z orbit normal; rotating-frame velocity). Covariance P (nxn) in the same units.
+Measurements: the kinds of ``gnc.models.measurements`` (range/azimuth/elevation, angles-only, relative
+position).
 
 ``ekf_predict`` and ``ekf_update`` are pure: they never modify their inputs and return new arrays (a
 rejected update returns the input x and P themselves). They wrap the allocation-free
@@ -104,6 +106,69 @@ def hcw_process_noise(n, dt, q_psd):
             v = q_psd * Q[i, j]
             Q[i, j] = v
             Q[j, i] = v
+    return Q
+
+
+@njit(cache=True)
+def thrust_noise_add_inplace(P, Gam, u, scale_var, dir_var, T):
+    """In place: P <- P + Q_thrust, Q_thrust = Gam Sa Gam' (exactly symmetric), the covariance of the
+    state error that an execution error da of the held acceleration u causes when da is constant over the
+    interval (zero mean, independent between intervals).
+
+    Hill frame, u (3,) m/s^2 commanded acceleration held over the interval; Gam (nx3, rows beyond 6 zero)
+    the model's input matrix of that interval (HCW: ``hcw_input_matrix``, -> [dt^2/2 I; dt I] for
+    n dt -> 0). Sa = cov(da) = scale_var u u' + dir_var (|u|^2 I - u u'): a thrust magnitude error of
+    1-sigma sqrt(scale_var) |u| along u (scale, mass error) and a pointing error of 1-sigma sqrt(dir_var)
+    rad about each axis across u (misalignment), i.e. diag(scale_var, dir_var, dir_var) |u|^2 in axes
+    (along u, across, across). T (nxn, n >= 6) scratch. Nothing is added when u = 0."""
+    u2 = u[0] * u[0] + u[1] * u[1] + u[2] * u[2]
+    if u2 == 0.0:
+        return
+    c = scale_var - dir_var
+    n = P.shape[0]
+    for i in range(n):  # T[:, :3] = Gam Sa, Sa formed on the fly
+        g = c * (Gam[i, 0] * u[0] + Gam[i, 1] * u[1] + Gam[i, 2] * u[2])
+        for k in range(3):
+            T[i, k] = g * u[k] + dir_var * u2 * Gam[i, k]
+    for i in range(n):
+        for j in range(i + 1):
+            acc = T[i, 0] * Gam[j, 0] + T[i, 1] * Gam[j, 1] + T[i, 2] * Gam[j, 2]
+            P[i, j] += acc
+            if j != i:
+                P[j, i] += acc
+
+
+@njit(cache=True)
+def thrust_scale_coupling_inplace(x, P, Gam, u, Q, g):
+    """In place, after ``ekf_predict_inplace`` over an interval with u held: the thrust-scale state s = x[-1]
+    (true acceleration (1 + s) u, s constant: Phi[-1, -1] = 1, no cross terms in Phi or Q). The full
+    transition is F = Phi + g e_s' with g = Gam u (n,), so x+ = Phi x + Gam u + g s and
+    P+ = F P F' + Q = P1 + g c' + c g' + c_s g g', with P1 = Phi P Phi' + Q (what P holds), c = Phi P e_s
+    = P1[:, s] - Q[:, s] and c_s = c[s]. g (n,) scratch."""
+    n = x.shape[0]
+    s = n - 1
+    for i in range(n):
+        g[i] = Gam[i, 0] * u[0] + Gam[i, 1] * u[1] + Gam[i, 2] * u[2]
+    xs = x[s]
+    for i in range(n):
+        x[i] += g[i] * xs
+    cs = P[s, s] - Q[s, s]
+    for i in range(n):  # lower triangle, mirrored; c[j] = P[j, s] except c[s] = cs (g[s] = 0)
+        ci = cs if i == s else P[i, s]
+        for j in range(i + 1):
+            cj = cs if j == s else P[j, s]
+            v = g[i] * cj + ci * g[j] + cs * g[i] * g[j]
+            P[i, j] += v
+            if j != i:
+                P[j, i] += v
+
+
+@njit(cache=True)
+def thrust_process_noise(Gam, u, scale_var, dir_var):
+    """Q_thrust (nxn) of ``thrust_noise_add_inplace`` (pure form: a new array)."""
+    n = Gam.shape[0]
+    Q = np.zeros((n, n))
+    thrust_noise_add_inplace(Q, Gam, u, scale_var, dir_var, np.empty((max(n, 6), max(n, 6))))
     return Q
 
 
@@ -267,18 +332,20 @@ def hcw_predict_matrices(n, dt, q_psd):
 # The filter class's work buffer W: pages of n x n (n = 6 or 7 states), sliced into views inside the
 # kernels (a slice is free; a reshape or an allocation costs tens of ns each).
 N_SLOTS = 4  # model slots: discrete models (Phi, Gam, Q) of up to this many interval lengths
-PG_VEC, PG_P, PG_S = 0, 1, 2  # the state: rows of PG_VEC x (n), u (3), y (m); P (nxn); S (leading mxm)
+PG_VEC, PG_P, PG_S = 0, 1, 2  # the state: rows of PG_VEC x (n), u (3), y (m), next u (3); P (nxn); S (leading mxm)
 N_STATE_PAGES = 3  # what a history snapshot keeps
 PG_R = 3  # R of kind k (leading mxm) in page PG_R + k
-PG_GATE = 6  # row 0: NIS gate of each kind
+PG_GATE = 6  # row 0: NIS gate of each kind; row 1: thrust-noise variances (scale, direction), thrust-scale state (1/0)
 PG_SLOT = 7  # slot k: Phi, Gam (leading n x 3), Q in pages PG_SLOT + 3k + (0, 1, 2)
 PG_SCRATCH = PG_SLOT + 3 * N_SLOTS  # rows of the first page: z (3), x scratch (n); then the update's
 N_PAGES = PG_SCRATCH + 1 + UPDATE_SCRATCH_PAGES
 
 
-def new_work(n, R_by_kind, gate_by_kind):
+def new_work(n, R_by_kind, gate_by_kind, thrust_scale_var=0.0, thrust_dir_var=0.0, scale_state=False):
     """Work buffer (N_PAGES, n, n) of an n-state filter: zeros, y and S NaN, and the configuration
-    R_by_kind {kind: R (mxm)}, gate_by_kind {kind: NIS gate}."""
+    R_by_kind {kind: R (mxm)}, gate_by_kind {kind: NIS gate}, the thrust-noise variances of
+    ``thrust_noise_add_inplace`` (-, rad^2), scale_state: x[n-1] is a thrust-scale state
+    (``thrust_scale_coupling_inplace``)."""
     W = np.zeros((N_PAGES, n, n))
     W[PG_VEC, 2, :3] = np.nan
     W[PG_S, :3, :3] = np.nan
@@ -287,33 +354,52 @@ def new_work(n, R_by_kind, gate_by_kind):
         W[PG_R + kind, :m, :m] = Rk
     for kind, g in gate_by_kind.items():
         W[PG_GATE, 0, kind] = g
+    W[PG_GATE, 1, 0], W[PG_GATE, 1, 1], W[PG_GATE, 1, 2] = thrust_scale_var, thrust_dir_var, float(scale_state)
     return W
 
 
 @njit(cache=True)
-def ekf_step(W, slot, kind, z0, z1, z2):
-    """One filter cycle in place on the work buffer W (``new_work``): if slot >= 0,
-    ``ekf_predict_inplace`` with the held u and the model in that slot; then, if kind >= 0,
-    ``ekf_update_inplace`` of z = [z0, z1, z2][:meas_dim(kind)] with the kind's R and gate, storing
-    y and S (NaN-padded).
+def _predict_slot(W, slot):
+    """``ekf_predict_inplace`` of W's state with the held u and the model in slot, plus the thrust execution
+    noise of u (``thrust_noise_add_inplace``)."""
+    x, u, P, sc = W[PG_VEC, 0], W[PG_VEC, 1], W[PG_P], W[PG_SCRATCH:]
+    k = PG_SLOT + 3 * slot
+    ekf_predict_inplace(x, P, W[k], W[k + 1], u, 3, W[k + 2], sc[0, 1], sc[1])
+    if W[PG_GATE, 1, 2] != 0.0:
+        thrust_scale_coupling_inplace(x, P, W[k + 1], u, W[k + 2], sc[0, 2])
+    thrust_noise_add_inplace(P, W[k + 1], u, W[PG_GATE, 1, 0], W[PG_GATE, 1, 1], sc[1])
+
+
+@njit(cache=True)
+def ekf_step(W, slot, kind, z0, z1, z2, slot2):
+    """One filter cycle in place on the work buffer W (``new_work``): if slot >= 0, predict with the held u
+    and the model in that slot (``_predict_slot``); then, if kind >= 0, ``ekf_update_inplace`` of
+    z = [z0, z1, z2][:meas_dim(kind)] with the kind's R and gate, storing y and S (NaN-padded); then, if
+    slot2 >= -1, hold the next acceleration (row PG_VEC, 3) as u and, if slot2 >= 0, predict with it and the
+    model in slot2 (slot2 = -2: u unchanged). One call covers the executive's update + predict_to.
 
     Returns the signed NIS (one float, no tuple to box): nis when accepted, -nis when rejected (a
     rejected NIS is > 0, inf or NaN, so accepted == (result >= 0)); NaN when kind < 0 (predict only).
     """
-    x, u, y, P, S = W[PG_VEC, 0], W[PG_VEC, 1], W[PG_VEC, 2], W[PG_P], W[PG_S]
-    sc = W[PG_SCRATCH:]
     if slot >= 0:
-        k = PG_SLOT + 3 * slot
-        ekf_predict_inplace(x, P, W[k], W[k + 1], u, 3, W[k + 2], sc[0, 1], sc[1])
-    if kind < 0:
-        return np.nan
-    z = sc[0, 0]
-    z[0] = z0
-    z[1] = z1
-    z[2] = z2
-    for i in range(3):
-        y[i] = np.nan
-        for j in range(3):
-            S[i, j] = np.nan
-    nis, accepted = ekf_update_inplace(x, P, z, W[PG_R + kind], W[PG_GATE, 0, kind], kind, y, S, sc[1:])
-    return nis if accepted else -nis
+        _predict_slot(W, slot)
+    r = np.nan
+    if kind >= 0:
+        x, y, P, S = W[PG_VEC, 0], W[PG_VEC, 2], W[PG_P], W[PG_S]
+        sc = W[PG_SCRATCH:]
+        z = sc[0, 0]
+        z[0] = z0
+        z[1] = z1
+        z[2] = z2
+        for i in range(3):
+            y[i] = np.nan
+            for j in range(3):
+                S[i, j] = np.nan
+        nis, accepted = ekf_update_inplace(x, P, z, W[PG_R + kind], W[PG_GATE, 0, kind], kind, y, S, sc[1:])
+        r = nis if accepted else -nis
+    if slot2 >= -1:
+        for i in range(3):
+            W[PG_VEC, 1, i] = W[PG_VEC, 3, i]
+        if slot2 >= 0:
+            _predict_slot(W, slot2)
+    return r

@@ -1,7 +1,9 @@
 """Relative-navigation filters: thin classes over the EKF and UKF kernels.
 
 Estimate x = [r_CT_H (m), v_CT_H (m/s)] (chaser relative to target, Hill axes of ``gnc.frames``,
-rotating-frame velocity), optionally with a range bias b_r (m) as x[6], on a process model of
+rotating-frame velocity), optionally with the RAE sensor's range bias b_r (m) as x[6] and its azimuth
+and elevation biases b_az, b_el (rad) as x[7], x[8] (random walks), and then (EKF) a thrust-scale error s (-)
+as x[9] (true acceleration (1 + s) u), on a process model of
 ``gnc.nav.process`` (HCW by default) with white acceleration noise, from the measurement messages
 of ``gnc.ports``: RaeMeasurement (lidar), AnglesMeasurement (camera), RelPosMeasurement (relative
 GNSS). Time is integer nanoseconds since the scenario epoch.
@@ -38,6 +40,7 @@ from gnc.nav.ekf_kernels import (
     ekf_step,
     new_work,
     rel_from_rae_jacobian,
+    thrust_process_noise,
 )
 from gnc.nav.process import HcwProcess
 from gnc.nav.ukf_kernels import ukf_moments, ukf_predict_linear, ukf_sigma_points, ukf_update, ukf_weights
@@ -96,10 +99,15 @@ class _RelNavBase:
     """Shared state, configuration and robustness logic; subclasses supply _predict and _correct."""
 
     def __init__(self, n, q_psd, R_diag, gate_chi2, x0, P0, t0_ns, *, process=None, angles_R_diag=None,
-                 relpos_R_diag=None, range_bias_sigma_m=None, range_bias_psd=0.0, history_ns=0,
-                 reinit_after=0, reinit_vel_sigma_m_s=0.1):
+                 relpos_R_diag=None, range_bias_sigma_m=None, range_bias_psd=0.0, angle_bias_sigma_rad=None,
+                 angle_bias_psd=0.0, thrust_scale_sigma=None, history_ns=0,
+                 reinit_after=0, reinit_vel_sigma_m_s=0.1, thrust_noise_frac=0.0, thrust_noise_dir_rad=0.0):
         name = type(self).__name__
         n, q_psd, gate_chi2 = float(n), float(q_psd), float(gate_chi2)
+        for what, v in (("thrust_noise_frac", thrust_noise_frac), ("thrust_noise_dir_rad", thrust_noise_dir_rad)):
+            if not (np.isfinite(v) and v >= 0.0):
+                raise ValueError(f"{name}: {what} must be finite and >= 0, got {v}")
+        self._thrust_var = (float(thrust_noise_frac) ** 2, float(thrust_noise_dir_rad) ** 2)
         if not (np.isfinite(n) and n > 0.0):
             raise ValueError(f"{name}: mean motion n must be finite and > 0 rad/s, got {n}")
         if not (np.isfinite(q_psd) and q_psd >= 0.0):
@@ -128,18 +136,34 @@ class _RelNavBase:
             np.linalg.cholesky(P0)
         except np.linalg.LinAlgError:
             raise ValueError(f"{name}: P0 must be positive definite") from None
-        self._nx = 6
+        bias_var, self._bias_psd = [], []  # bias states x[6:]: b_r (m)(, b_az, b_el (rad))
         if range_bias_sigma_m is not None:
             if not (range_bias_sigma_m > 0.0 and range_bias_psd >= 0.0):
                 raise ValueError(f"{name}: range_bias_sigma_m must be > 0 m and range_bias_psd >= 0 m^2/s")
-            self._nx = 7
-            x0 = np.append(x0, 0.0)
-            P0 = np.pad(P0, ((0, 1), (0, 1)))
-            P0[6, 6] = float(range_bias_sigma_m) ** 2
-        self._bias_psd = float(range_bias_psd)
+            bias_var.append(float(range_bias_sigma_m) ** 2)
+            self._bias_psd.append(float(range_bias_psd))
+        if angle_bias_sigma_rad is not None:
+            if range_bias_sigma_m is None:
+                raise ValueError(f"{name}: angle_bias_sigma_rad needs the range-bias state (range_bias_sigma_m)")
+            if not (angle_bias_sigma_rad > 0.0 and angle_bias_psd >= 0.0):
+                raise ValueError(f"{name}: angle_bias_sigma_rad must be > 0 rad and angle_bias_psd >= 0 rad^2/s")
+            bias_var += [float(angle_bias_sigma_rad) ** 2] * 2
+            self._bias_psd += [float(angle_bias_psd)] * 2
+        self._n_bias = len(bias_var)
+        if thrust_scale_sigma is not None:
+            if self._n_bias != 3:
+                raise ValueError(f"{name}: thrust_scale_sigma needs the range- and angle-bias states")
+            if not thrust_scale_sigma > 0.0:
+                raise ValueError(f"{name}: thrust_scale_sigma must be > 0, got {thrust_scale_sigma}")
+            bias_var.append(float(thrust_scale_sigma) ** 2)
+            self._bias_psd.append(0.0)
+        self._nx = 6 + len(bias_var)
+        x0 = np.concatenate((x0, np.zeros(len(bias_var))))
+        P0 = np.pad(P0, ((0, len(bias_var)), (0, len(bias_var))))
+        P0[6:, 6:] = np.diag(bias_var)
         self._process = HcwProcess(n) if process is None else process
         self._q_psd = q_psd
-        W = self._w = new_work(self._nx, self._R, self._gate)
+        W = self._w = new_work(self._nx, self._R, self._gate, *self._thrust_var, thrust_scale_sigma is not None)
         self._x, self._u, self._y = W[PG_VEC, 0], W[PG_VEC, 1, :3], W[PG_VEC, 2, :3]
         self._P, self._S = W[PG_P], W[PG_S, :3, :3]
         self._slot_views = [(W[k], W[k + 1, :, :3], W[k + 2]) for k in range(PG_SLOT, PG_SLOT + 3 * N_SLOTS, 3)]
@@ -211,9 +235,9 @@ class _RelNavBase:
         sPhi[:6, :6] = Phi
         sGam[:6, :] = Gam
         sQ[:6, :6] = Q
-        if self._nx == 7:
-            sPhi[6, 6] = 1.0
-            sQ[6, 6] = self._bias_psd * dt_ns / _NS_PER_S
+        for i, psd in enumerate(self._bias_psd, 6):  # biases: random walks
+            sPhi[i, i] = 1.0
+            sQ[i, i] = psd * dt_ns / _NS_PER_S
         if self._process.time_invariant:
             self._slots[dt_ns] = k
         return k
@@ -271,6 +295,14 @@ class _RelNavBase:
             self._remember(meas)
         return res
 
+    def update_predict(self, meas, t_ns, accel_H) -> float:
+        """``update(meas)`` then ``predict_to(t_ns, accel_H)`` (the executive's nav stage for its last
+        measurement). Returns the signed NIS r instead of a RelNavUpdate: nis = abs(r), accepted = r >= 0
+        (NaN for a late measurement that was not processed)."""
+        res = self.update(meas)
+        self.predict_to(t_ns, accel_H)
+        return res.nis if res.accepted else -res.nis
+
     # --- robustness --------------------------------------------------------------------------------
     def _rejected(self, meas, st):
         self._n_rejected += 1
@@ -284,22 +316,21 @@ class _RelNavBase:
 
     def _reinitialise(self, kind, z):
         """Position from the measurement (first-order covariance), velocity kept with a reset
-        covariance, cross-covariances zeroed; the bias state keeps its variance."""
+        covariance, cross-covariances zeroed; the bias states keep their covariance."""
         R = self._R[kind]
         if kind == MEAS_RAE:
-            if self._nx == 7:
-                z = z - np.array((self._x[6], 0.0, 0.0))
+            z = z.copy()
+            z[:self._n_bias] -= self._x[6:6 + self._n_bias]
             J = rel_from_rae_jacobian(z)
             r, Prr = rel_from_rae(z), J @ R @ J.T
         else:
             r, Prr = z, R.copy()
-        bias_var = self._P[6, 6] if self._nx == 7 else 0.0
+        bias_cov = self._P[6:, 6:].copy()
         self._x[:3] = r
         self._P[:, :] = 0.0
         self._P[:3, :3] = Prr
         self._P[3:6, 3:6] = np.eye(3) * self._reinit_vel_var
-        if self._nx == 7:
-            self._P[6, 6] = bias_var
+        self._P[6:, 6:] = bias_cov
         self._streak = 0
         self._n_reinit += 1
 
@@ -348,7 +379,7 @@ class _RelNavBase:
 
     @property
     def x(self):
-        """State [r_CT_H m, v_CT_H m/s(, b_r m)], read-only copy."""
+        """State [r_CT_H m, v_CT_H m/s(, b_r m(, b_az rad, b_el rad))], read-only copy."""
         return _readonly(self._x.copy())
 
     @property
@@ -365,6 +396,21 @@ class _RelNavBase:
     def v_CT_H(self):
         """Chaser velocity relative to the target, rotating-frame derivative in Hill axes (m/s), (3,)."""
         return _readonly(self._x[3:6].copy())
+
+    @property
+    def x_rv(self):
+        """[r_CT_H m, v_CT_H m/s] without the bias states, read-only (6,) copy."""
+        return _readonly(self._x[:6].copy())
+
+    @property
+    def P_rv(self):
+        """Covariance of x_rv [m, m/s]^2, read-only (6x6) copy."""
+        return _readonly(self._P[:6, :6].copy())
+
+    @property
+    def sigma_rv(self):
+        """Standard deviations of x_rv [m, m/s] (6,)."""
+        return np.sqrt(np.diag(self._P)[:6])
 
     @property
     def sigma(self):
@@ -421,16 +467,28 @@ class RelNavFilter(_RelNavBase):
     2-dof gate of the same probability. x0 (6,) [m, m/s], P0 (6x6, symmetric positive definite),
     t0_ns: epoch of x0 (int ns). Keyword options: process (``gnc.nav.process``; HCW(n) by default),
     angles_R_diag [rad^2, rad^2], relpos_R_diag [m^2] * 3, range_bias_sigma_m (adds the range-bias
-    state with this prior sigma) and range_bias_psd (m^2/s, its random walk), history_ns (late
-    measurements, see module doc), reinit_after (0: never), reinit_vel_sigma_m_s.
+    state with this prior sigma) and range_bias_psd (m^2/s, its random walk), angle_bias_sigma_rad and
+    angle_bias_psd (rad^2/s): the same for azimuth and elevation bias states (needs the range bias),
+    thrust_scale_sigma (-): adds a constant thrust-scale state s with this prior sigma, the held acceleration
+    acting as (1 + s) u (needs the three bias states; ``ekf_kernels.thrust_scale_coupling_inplace``), history_ns (late
+    measurements, see module doc), reinit_after (0: never), reinit_vel_sigma_m_s, thrust_noise_frac (-)
+    and thrust_noise_dir_rad (rad): 1-sigma execution errors of the held acceleration along it (scale)
+    and across it (misalignment), constant over each prediction interval
+    (``ekf_kernels.thrust_noise_add_inplace``; 0: none).
     """
 
     def __init__(self, *args, **options):
         super().__init__(*args, **options)
-        self._kernel = _entry_point(ekf_step, self._w, -1, -1, 0.0, 0.0, 0.0)  # no-op call: predict nor update
+        # no-op call (predict nor update, u unchanged) to get the compiled entry point
+        self._kernel = _entry_point(ekf_step, self._w, -1, -1, 0.0, 0.0, 0.0, -2)
+        self._u_next = self._w[PG_VEC, 3, :3]
+        # update_predict needs two calls with a history, a time-varying process (one model slot), or when a
+        # rejection would re-initialise (at the measurement time, before the prediction)
+        self._two_calls = bool(self._history_ns) or not self._process.time_invariant
+        self._reinit_streak = self._reinit_after - 1 if self._reinit_after else math.inf
 
     def _predict(self, dt_ns):
-        self._kernel(self._w, self._slot(dt_ns), -1, 0.0, 0.0, 0.0)
+        self._kernel(self._w, self._slot(dt_ns), -1, 0.0, 0.0, 0.0, -2)
 
     def _step(self, meas, dt_ns):
         """Predict over dt_ns and update with meas: one ``ekf_step`` call; returns its signed NIS."""
@@ -439,13 +497,54 @@ class RelNavFilter(_RelNavBase):
             slot = self._slots.get(dt_ns)
             if slot is None:
                 slot = self._load_slot(dt_ns)
+        return self._call(meas, slot, -2)
+
+    def _call(self, meas, slot, slot2):
+        """``ekf_step`` with meas between the predictions in slot and slot2; returns its signed NIS."""
         if type(meas) is RaeMeasurement:
             self._m = 3
-            return self._kernel(self._w, slot, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad)
+            return self._kernel(self._w, slot, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad, slot2)
         kind = self._kind(meas)
         z = meas.as_array()
         self._m = z.shape[0]
-        return self._kernel(self._w, slot, kind, z[0], z[1], z[-1])
+        return self._kernel(self._w, slot, kind, z[0], z[1], z[-1], slot2)
+
+    def update_predict(self, meas, t_ns, accel_H) -> float:
+        """``update(meas)`` then ``predict_to(t_ns, accel_H)`` in one kernel call (same result); returns the
+        signed NIS (see the base class). Falls back to the two calls where one kernel call cannot do both
+        (late measurement, history kept, time-varying process, a rejection that would re-initialise)."""
+        t_m = meas.t_ns
+        dt1, dt2 = t_m - self._t_ns, operator.index(t_ns) - t_m
+        if dt1 < 0 or dt2 < 0 or self._two_calls or self._streak >= self._reinit_streak:
+            return super().update_predict(meas, t_ns, accel_H)
+        self._n_updates += 1
+        st = self._stats.get(meas.sensor)
+        if st is None:
+            st = self._stats[meas.sensor] = [0, 0, 0]
+        st[0] += 1
+        slots, s1, s2 = self._slots, -1, -1
+        if dt1:
+            s1 = slots.get(dt1)
+            if s1 is None:
+                s1 = self._load_slot(dt1)
+        if dt2:
+            s2 = slots.get(dt2)
+            if s2 is None:
+                s2 = self._load_slot(dt2)
+                if s2 == s1 and dt1 != dt2:  # the round robin took dt1's slot: reload it (into the next one)
+                    s1 = self._load_slot(dt1)
+        self._u_next[...] = accel_H
+        if type(meas) is RaeMeasurement:
+            self._m = 3
+            r = self._kernel(self._w, s1, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad, s2)
+        else:
+            r = self._call(meas, s1, s2)
+        self._t_ns = t_ns
+        if r >= 0.0:
+            self._streak = 0
+        else:
+            self._rejected(meas, st)
+        return r
 
 
 class RelNavUKF(_RelNavBase):
@@ -454,6 +553,8 @@ class RelNavUKF(_RelNavBase):
     the sigma points go through the nonlinear model."""
 
     def __init__(self, *args, alpha=0.5, beta=2.0, kappa=0.0, **options):
+        if options.get("thrust_scale_sigma") is not None:
+            raise ValueError("RelNavUKF: thrust_scale_sigma (the thrust-scale state) is an EKF option")
         super().__init__(*args, **options)
         if not (0.0 < alpha <= 1.0):
             raise ValueError(f"RelNavUKF: alpha must be in (0, 1], got {alpha}")
@@ -461,6 +562,7 @@ class RelNavUKF(_RelNavBase):
 
     def _predict(self, dt_ns):
         Phi, Gam, Q = self._slot_views[self._slot(dt_ns)]
+        Q = Q + thrust_process_noise(Gam, self._u, *self._thrust_var)
         x, P = self._x.copy(), self._P.copy()
         if hasattr(self._process, "propagate_points"):
             X, ok = ukf_sigma_points(x, P, self._lam)
@@ -488,3 +590,21 @@ class RelNavUKF(_RelNavBase):
         if accepted:
             self._x[:], self._P[:, :] = xn, Pn
         return nis if accepted else -nis
+
+
+def filter_from_config(n_rad_s, nav, x0, P0, t0_ns) -> RelNavFilter:
+    """The flight EKF for a ``gnc.config.NavConfig`` nav: RAE noise (range_sigma_m, angle_sigma_rad), gate,
+    q_psd_m2_s3, thrust_noise_frac / thrust_noise_dir_rad, range/angle bias states when
+    range_bias_sigma_m / angle_bias_sigma_rad > 0 (constant biases), a thrust-scale state when
+    thrust_scale_sigma > 0. x0 (6,), P0 (6x6) at t0_ns."""
+    bias = {}
+    if nav.range_bias_sigma_m > 0.0:
+        bias["range_bias_sigma_m"] = nav.range_bias_sigma_m
+    if nav.angle_bias_sigma_rad > 0.0:
+        bias["angle_bias_sigma_rad"] = nav.angle_bias_sigma_rad
+    if nav.thrust_scale_sigma > 0.0:
+        bias["thrust_scale_sigma"] = nav.thrust_scale_sigma
+    return RelNavFilter(n_rad_s, nav.q_psd_m2_s3,
+                        np.array([nav.range_sigma_m, nav.angle_sigma_rad, nav.angle_sigma_rad]) ** 2,
+                        nav.gate_chi2, x0, P0, t0_ns, thrust_noise_frac=nav.thrust_noise_frac,
+                        thrust_noise_dir_rad=nav.thrust_noise_dir_rad, **bias)

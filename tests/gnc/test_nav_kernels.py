@@ -67,3 +67,33 @@ def test_unconfigured_measurement_kind_names_the_option():
         f.update(RelPosMeasurement(NS, (100.0, 0.0, 0.0)))
     with pytest.raises(ValueError, match="angles_R_diag"):
         f.update(AnglesMeasurement(NS, 0.0, 0.0))
+
+
+@pytest.mark.parametrize("thrust_noise", [0.0, 0.05])
+def test_update_predict_equals_update_then_predict_to(thrust_noise):
+    # one kernel call against the two calls, bit for bit: many interval pairs (slot eviction between the two
+    # models of one call), every kind, gate rejections (reinit_after set: the fallback path runs too)
+    rng = np.random.default_rng(8)
+    x = np.array([80.0, -300.0, 20.0, 0.01, 0.02, -0.01])
+    P = np.diag([25.0] * 3 + [1e-3] * 3)
+    opts = dict(angles_R_diag=R_ANG, relpos_R_diag=R_POS, thrust_noise_frac=thrust_noise, reinit_after=3)
+    f, g = (RelNavFilter(N_MEAN, Q_PSD, R_RAE, GATE, x, P, 0, **opts) for _ in range(2))
+    t_ns = 0
+    for k in range(300):
+        t_m = t_ns + int(rng.choice([0, 1, 2, 3, 5, 7, 11])) * NS // 4
+        t_ns = t_m + int(rng.choice([0, 1, 2, 3, 5, 7, 11, 13])) * NS // 4
+        u = rng.normal(0.0, 1e-4, 3)
+        kind = (MEAS_RAE, MEAS_RAE, MEAS_ANGLES, MEAS_RELPOS)[k % 4]
+        z = rae_from_rel(x[:3]) if kind != MEAS_RELPOS else x[:3].copy()
+        z = z + rng.normal(0.0, 1e-3, 3) * (300.0 if k % 9 == 8 else 1.0) * np.array([100.0, 1.0, 1.0])
+        meas = {MEAS_RAE: RaeMeasurement(t_m, *z), MEAS_ANGLES: AnglesMeasurement(t_m, z[1], z[2]),
+                MEAS_RELPOS: RelPosMeasurement(t_m, tuple(z))}[kind]
+        r = f.update_predict(meas, t_ns, u)
+        res = g.update(meas)
+        g.predict_to(t_ns, u)
+        assert (r >= 0.0) == res.accepted and abs(r) == res.nis
+        np.testing.assert_array_equal(f.x, g.x)
+        np.testing.assert_array_equal(f.P, g.P)
+        np.testing.assert_array_equal(f.accel_H, g.accel_H)
+        assert f.t_ns == g.t_ns == t_ns
+    assert f.n_rejected == g.n_rejected > 0 and f.sensor_stats == g.sensor_stats

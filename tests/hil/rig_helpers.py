@@ -29,8 +29,11 @@ def wait_for(link: Link, pred, timeout_s: float) -> tuple[Message | None, list[M
     return None, seen
 
 
-def fire(link: Link, on_time_s: dict[int, float], seconds: float, period_s: float = 0.01) -> list[Message]:
-    """Send a ThrusterCommand every period_s for `seconds` s (thruster index -> on-time); collect replies."""
+def fire(link: Link, on_time_s: dict[int, float], seconds: float, period_s: float = 0.01,
+         answer_timeout_s: float = 0.0) -> list[Message]:
+    """Send a ThrusterCommand every period_s for `seconds` s (thruster index -> on-time); collect replies, and
+    then, given answer_timeout_s, until the RigStatus answering the last command (a loaded machine delays
+    the link: what counts is that every command is answered, not how soon)."""
     cmd = tuple(on_time_s.get(i, 0.0) for i in range(N))
     out, t_next, end = [], time.monotonic(), time.monotonic() + seconds
     while t_next < end:
@@ -38,6 +41,10 @@ def fire(link: Link, on_time_s: dict[int, float], seconds: float, period_s: floa
         t_next += period_s
         while (left := t_next - time.monotonic()) > 0:
             out += link.poll(left)
+    if answer_timeout_s > 0:
+        last = link.last_tx_seq[ThrusterCommand] % 16
+        answer, seen = wait_for(link, lambda m: isinstance(m, RigStatus) and m.cmd_seq == last, answer_timeout_s)
+        out += seen + ([answer] if answer is not None else [])
     return out
 
 

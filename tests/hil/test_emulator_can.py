@@ -34,7 +34,7 @@ def test_ping_commands_status_and_imu_over_slcan(rig):
     reply, _ = rig.request(Ping(0, 4242), lambda m: isinstance(m, Pong), 2.0)
     assert reply is not None and reply.ping_id == 4242
     t0 = time.monotonic_ns()
-    got = fire(rig, {4: 0.02, 11: 0.004}, seconds=0.5)
+    got = fire(rig, {4: 0.02, 11: 0.004}, seconds=0.5, answer_timeout_s=2.0)
     statuses = [m for m in got if isinstance(m, RigStatus)]
     assert len(statuses) >= 40
     assert sum(bool(s.valves_open & (1 << 4)) for s in statuses) >= 0.9 * len(statuses)

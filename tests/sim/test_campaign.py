@@ -60,7 +60,7 @@ def test_no_dispersion_is_the_nominal_scenario_and_groups_draw_independently():
     full, part = draw(base, 11), draw(only_state, 11)
     assert full["dr0_H_m"] == part["dr0_H_m"] and full["dv0_H_m_s"] == part["dv0_H_m_s"]
     assert part["d_mass_kg"] == 0.0 and full["d_mass_kg"] != 0.0
-    assert GROUPS == ("initial_state", "sensor", "vehicle", "faults")  # new groups append: existing streams keep their keys
+    assert GROUPS == ("initial_state", "sensor", "vehicle", "faults", "faults_6dof")  # new groups append: existing streams keep their keys
 
 
 def test_draws_follow_their_declared_distributions():

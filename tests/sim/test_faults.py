@@ -154,3 +154,67 @@ def test_each_dispersed_fault_kind_occurs_with_its_own_probability():
     assert jumps.std() == pytest.approx(5.0, rel=0.1)
     d = apply(scn, next(x for x in v if len(x["faults"]) == 3), 1)
     assert {type(f).__name__ for f in d.faults} == {"SensorOutage", "SensorBiasJump", "SensorOutliers"}
+
+
+def test_each_dispersed_6dof_fault_kind_occurs_with_its_own_probability():
+    six = (ROOT / "scenarios" / "fdir_quick.toml").read_text()
+    probs = {"thruster_failed_off": 0.1, "thruster_stuck_on": 0.05, "imu_stuck": 0.08, "imu_stale": 0.06,
+             "star_tracker_loss": 0.12}
+    text = six + "\n[dispersions.faults]\n" + "".join(
+        f"{k}_prob = {p}\n" for k, p in probs.items())
+    scn = parse_scenario(text)
+    v = [draw(scn, s) for s in range(4000)]
+    for kind, p in probs.items():
+        hits = [f for x in v for f in x["faults"] if f["kind"] == kind]
+        assert len(hits) / len(v) == pytest.approx(p, abs=0.015), kind
+    idx = np.array([f["index"] for x in v for f in x["faults"] if f["kind"].startswith("thruster")])
+    assert idx.min() == 0 and idx.max() == 23
+    dur = np.array([f["duration_s"] for x in v for f in x["faults"] if f["kind"] == "star_tracker_loss"])
+    assert 30.0 <= dur.min() and dur.max() <= 1200.0
+    # independent kinds: both IMU faults together about p1 p2 of the time
+    both = sum(1 for x in v if {"imu_stuck", "imu_stale"} <= {f["kind"] for f in x["faults"]})
+    assert both / len(v) < 0.02
+    d = apply(scn, next(x for x in v if len(x["faults"]) >= 2), 1)
+    assert len(d.faults) >= 2
+    # a 3-DOF scenario draws no 6-DOF fault, whatever its probabilities
+    scn3 = parse_scenario(QUICK + "\n[dispersions.faults]\nthruster_stuck_on_prob = 1.0\nimu_stuck_prob = 1.0\n")
+    assert all(not draw(scn3, s)["faults"] for s in range(50))
+
+
+def test_6dof_fault_tables_are_validated_by_name():
+    with pytest.raises(ConfigError, match=r"^faults\[0\]\.kind = 'imu_stuck': needs the 6-DOF chaser"):
+        parse_scenario(QUICK + '\n[[faults]]\nkind = "imu_stuck"\nstart_s = 1.0\nduration_s = 5.0\n')
+    six = (ROOT / "scenarios" / "fdir_quick.toml").read_text()
+    with pytest.raises(ConfigError, match=r"^faults\[0\]\.index = 24: must be < 24"):
+        parse_scenario(six + '\n[[faults]]\nkind = "thruster_stuck_on"\nindex = 24\nstart_s = 1.0\n')
+    with pytest.raises(ConfigError, match=r"^faults\[0\]\.stage = 'guidance': must be one of"):
+        parse_scenario(six + '\n[[faults]]\nkind = "stage_overrun"\nstage = "guidance"\nstart_s = 1.0\n'
+                             'duration_s = 5.0\nextra_s = 1.0\n')
+
+
+def test_faulty_imu_freezes_or_repeats_and_the_star_tracker_loses_its_window():
+    from gnc.ports import ImuSample
+    from sim.faults import FaultyImu, FaultyStarTracker, ImuStale, ImuStuck, StarTrackerLoss
+
+    class Imu:
+        next_t_ns = 0
+
+        def sample(self, t_ns, w, a):
+            return ImuSample(t_ns, (t_ns * 1e-9, 0.0, 0.0), (0.0, 0.0, t_ns * 1e-9))
+
+    stuck = FaultyImu(Imu(), (ImuStuck(kind="imu_stuck", start_s=3.0, duration_s=2.0),))
+    out = [stuck.sample(k * NS, None, None) for k in range(7)]
+    assert [m.t_ns for m in out] == [k * NS for k in range(7)]
+    assert out[3].omega_BN_B == out[4].omega_BN_B == out[2].omega_BN_B and out[5].omega_BN_B == (5.0, 0.0, 0.0)
+    stale = FaultyImu(Imu(), (ImuStale(kind="imu_stale", start_s=3.0, duration_s=2.0),))
+    out = [stale.sample(k * NS, None, None) for k in range(7)]
+    assert out[3] is out[2] and out[4] is out[2] and out[5].t_ns == 5 * NS
+
+    class Tracker:
+        next_t_ns = 0
+
+        def read(self, now):
+            return [ImuSample(k * NS, (0.0,) * 3, (0.0,) * 3) for k in range(10)]
+
+    lost = FaultyStarTracker(Tracker(), (StarTrackerLoss(kind="star_tracker_loss", start_s=2.0, duration_s=5.0),))
+    assert [m.t_ns // NS for m in lost.read(0)] == [0, 1, 7, 8, 9]

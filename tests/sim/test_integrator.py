@@ -13,7 +13,7 @@ from gnc.frames import hill_to_eci, kepler_to_eci
 from sim.forces import Epoch, ForceModel
 from sim.forces.model import accel_spacecraft, egm2008, set_ephemeris
 from sim.gravity import MU_EARTH
-from sim.integrator import _A, _B, _C, _E3, _E5, propagate, propagate_forces, step_plan
+from sim.integrator import _A, _B, _C, _E3, _E5, propagate, propagate_forces, rk8_step, rk8_workspace, step_plan
 
 A_ECC, ECC = 7.5e6, 0.1
 PERIOD_ECC = 2 * math.pi * math.sqrt(A_ECC**3 / MU_EARTH)
@@ -68,6 +68,27 @@ def test_local_error_estimate_bounds_the_true_one_step_error():
     # measured: 9 to 200 times the true error (43 at 480 s near apogee, 9 at 480 s near perigee)
     assert 1.0 < min(ratios) and max(ratios) < 1000.0, ratios
 
+
+
+@pytest.mark.parametrize("j2, accel_H", [(True, (0.0, 0.0, 0.0)), (False, (0.0, 0.0, 0.0)),
+                                        (True, (1e-3, -2e-3, 5e-4))])
+def test_point_mass_fast_path_is_bit_identical_to_the_general_step(j2, accel_H):
+    """propagate's unrolled point-mass (+ J2) kernel against rk8_step on the general force model, step by step."""
+    y0 = _kepler_state()
+    y0[6:9] += 100.0
+    a = np.array(accel_H)
+    p, G = ForceModel.point_mass_j2(j2).kernel_arrays()
+    n, h = 300, 7.0
+    y_fast, err_fast = propagate(y0, 0.0, a, h, n, p, G)
+    y = y0.copy()
+    k, y_stage, y_new = rk8_workspace(y, 0.0, h, a, p, G)
+    err = 0.0
+    for step in range(n):
+        err = max(err, rk8_step(step * h, y, a, h, p, G, k, y_stage, y_new))
+        y[:] = y_new
+        k[0] = k[12]
+    np.testing.assert_array_equal(y_fast, y)
+    assert err_fast == err > 0.0
 
 def test_steps_land_exactly_on_the_requested_time():
     assert step_plan(25.0, 10.0) == (25.0 / 3, 3)
