@@ -43,7 +43,7 @@ NS = 1_000_000_000
 MAX_TICK_S = 0.05  # a flight tick longer than half the rig's 100 ms command watchdog would trip it
 IMU_RATE_HZ = 100.0  # the rig's IMU sample rate (docs/ICD.md section 5)
 IMU_STALE_PERIODS = 5  # IMU stale after this many sample periods without a fresh sample
-CONNECT_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 20.0  # a rig (or emulator) first loading its numba cache, cold after a fresh install, takes > 5 s
 GC_YOUNG = 700  # objects allocated since the last collection that trigger one (CPython's default threshold)
 SWITCH_INTERVAL_S = 0.0005  # the GIL's switch interval in the loop (CPython's default 5 ms): the loop waits
                             # at most about this long for a helper thread (link reader, telemetry feeder)
