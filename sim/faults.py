@@ -158,10 +158,7 @@ class FaultySensor:
 
     def __init__(self, sensor, faults, rng):
         self.sensor, self.rng = sensor, rng
-        self.outliers = [(round(f.start_s * NS), round((f.start_s + f.duration_s) * NS), f)
-                         for f in faults if isinstance(f, SensorOutliers)]
-        self.outages_ns = [(round(f.start_s * NS), round((f.start_s + f.duration_s) * NS))
-                           for f in faults if isinstance(f, SensorOutage)]
+        self.outliers, self.outages = _windows(faults, SensorOutliers), _windows(faults, SensorOutage)
         self.jumps = [(round(f.start_s * NS), f.range_bias_m, f.angle_bias_rad)
                       for f in faults if isinstance(f, SensorBiasJump)]
 
@@ -172,7 +169,7 @@ class FaultySensor:
     def sample(self, t_ns, r_CT_H, point_H):
         """The wrapped sensor's sample at t_ns (int ns), or None; see the class doc."""
         m = self.sensor.sample(t_ns, r_CT_H, point_H)
-        if m is None or any(a <= t_ns < b for a, b in self.outages_ns):
+        if m is None or _inside(self.outages, t_ns):
             return None
         d = np.zeros(3)  # range (m), azimuth, elevation (rad)
         for t0, dr, da in self.jumps:
@@ -256,6 +253,12 @@ class FaultClock:
     def __call__(self) -> int:
         return self.clock_ns() + self.offset_ns
 
+    def overrun(self, windows, t_ns) -> None:
+        """Advance by extra_s of every stage_overrun window of windows that holds t_ns."""
+        for a, b, f in windows:
+            if a <= t_ns < b:
+                self.offset_ns += round(f.extra_s * NS)
+
 
 class FaultyController:
     """A controller of the executive (RelativeMPC, LqrController) whose solves fail ('infeasible') inside an
@@ -272,9 +275,7 @@ class FaultyController:
     def solve(self, x0, xref, uref=None, **kw):
         res = self.ctrl.solve(x0, xref, uref, **kw)
         t = self.now_ns()
-        for a, b, f in self.overruns:
-            if a <= t < b:
-                self.clock.offset_ns += round(f.extra_s * NS)
+        self.clock.overrun(self.overruns, t)
         return dataclasses.replace(res, ok=False, status="infeasible") if _inside(self.infeasible, t) else res
 
 
@@ -290,10 +291,7 @@ class FaultyNavInput:
         return getattr(self.io, name)
 
     def read_sensors(self):
-        t = self.io.now_ns()
-        for a, b, f in self.overruns:
-            if a <= t < b:
-                self.clock.offset_ns += round(f.extra_s * NS)
+        self.clock.overrun(self.overruns, self.io.now_ns())
         return self.io.read_sensors()
 
 
