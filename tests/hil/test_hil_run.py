@@ -20,6 +20,9 @@ from sim.scenario import load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "hil_hold.toml"
+# The emulator's own lifetime (s; the test stops it sooner): on a fresh clone the flight side compiles the
+# truth's numba kernels before it connects, > 60 s on a loaded 2-core machine.
+COLD_START_S = 400
 
 
 def _faults_at(schedule: dict[float, tuple]):
@@ -52,7 +55,7 @@ def test_serial_closed_loop_with_faults(tmp_path):
     faults = _faults_at({1.0: (FaultKind.CORRUPT, 0, 5, 0.0), 1.5: (FaultKind.DROP, 0, 4, 0.0),
                          2.0: (FaultKind.STUCK_IMU, 0, 0, 0.3), 3.0: (FaultKind.DISCONNECT, 0, 0, 0.4),
                          4.0: (FaultKind.THRUSTER_STUCK_ON, 2, 0, 0.8)})  # thruster 2 pushes +y
-    with EmulatorProcess(["--serial", "pty"], duration_s=40) as emu:
+    with EmulatorProcess(["--serial", "pty"], duration_s=COLD_START_S) as emu:
         link = SerialLink(emu.pty_path, "flight")
         try:
             s = run_hil(scn, SCENARIO.read_text(), link, tmp_path, duration_s=6.5, plots=False, on_tick=faults)
@@ -96,7 +99,7 @@ def test_serial_closed_loop_with_faults(tmp_path):
 def test_can_closed_loop_with_bus_off(tmp_path):
     scn = load_scenario(SCENARIO)
     faults = _faults_at({1.0: (FaultKind.CORRUPT, 0, 3, 0.0), 2.0: (FaultKind.BUS_OFF, 0, 0, 0.3)})
-    with EmulatorProcess(["--can", "slcan:pty"], duration_s=40) as emu:
+    with EmulatorProcess(["--can", "slcan:pty"], duration_s=COLD_START_S) as emu:
         link = CanLink("slcan", emu.pty_path, "flight", 12)
         try:
             s = run_hil(scn, SCENARIO.read_text(), link, tmp_path, duration_s=3.5, plots=False, on_tick=faults)
