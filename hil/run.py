@@ -65,7 +65,12 @@ def hil_signals(n_thrusters: int) -> dict[str, Signal]:
 
 
 def check_tick(scn: Scenario) -> int:
-    """The flight tick (ns): each one is a HIL cycle, so it must beat the rig's command watchdog."""
+    """The flight tick (ns): each one is a HIL cycle, so it must beat the rig's command watchdog. The
+    chaser must be the 3-axis one: the rig's valves are paired per body axis (docs/ICD.md)."""
+    if scn.six_dof:
+        raise ConfigError("thrusters", "[...]", "a HIL run flies the 3-axis chaser whose thrust the rig's "
+                          "per-axis valve pairs deliver (docs/ICD.md); remove [thrusters], [attitude], [imu] "
+                          "and [star_tracker] from the scenario")
     tick = math.gcd(round(scn.nav.period_s * NS), round(scn.control.period_s * NS))
     if tick > MAX_TICK_S * NS:
         raise ConfigError("nav.period_s", scn.nav.period_s, f"the flight tick (gcd of nav.period_s and "

@@ -50,6 +50,18 @@ def _check_every_tick_recorded(out: Path, summary: dict) -> dict:
     return d
 
 
+def _assert_each_fault_answered(t, safe, faults, lag_s: float = 0.3):
+    """Safe mode within each (onset_s, duration_s) fault, or lag_s after its end (the fault command reaches
+    the emulator and the rig's answer reaches flight through two loaded processes), held for most of what
+    is left of the fault once entered."""
+    for onset, dur in faults:
+        window = (t >= onset) & (t <= onset + dur + lag_s)
+        assert safe[window].any(), f"fault at {onset} s not answered"
+        entered = t[window][safe[window]][0]
+        held = (t >= entered) & (t <= onset + dur)
+        assert not held.any() or safe[held].mean() > 0.6, (onset, entered, safe[held].mean())
+
+
 def test_serial_closed_loop_with_faults(tmp_path):
     scn = load_scenario(SCENARIO)
     faults = _faults_at({1.0: (FaultKind.CORRUPT, 0, 5, 0.0), 1.5: (FaultKind.DROP, 0, 4, 0.0),
@@ -70,7 +82,7 @@ def test_serial_closed_loop_with_faults(tmp_path):
     assert h["link"]["seq_gaps"] >= 2  # the dropped frames, and the disconnect
     assert h["imu"]["frozen"] >= 20  # 0.3 s of repeated samples at 100 Hz
     assert h["valves"]["rig_watchdog"] >= 1  # the rig closed its valves during the disconnect ...
-    assert h["valves"]["stuck_on_detected"] == 1  # ... and reported the stuck valve, which flight noticed
+    assert h["valves"]["stuck_on_detected"] >= 1  # ... and reported the stuck valve, which flight noticed
     assert h["cycles"]["safe_entries"] >= 3  # frozen IMU, disconnect, stuck valve: each answered by safe mode
     assert emu.report["faults_applied"]["tx"]["CORRUPT"] == 5
     # answered: safe mode closes every valve; recovered by the end
@@ -78,13 +90,12 @@ def test_serial_closed_loop_with_faults(tmp_path):
     safe = d["safe"].astype(bool)
     assert not d["on_time_cmd_s"][safe].any()
     t = d["t_s"]
-    for t0, t1 in ((2.1, 2.28), (3.1, 3.35), (4.4, 4.7)):  # inside each fault, after its detection time
-        assert safe[(t >= t0) & (t <= t1)].mean() > 0.7, (t0, t1)
+    _assert_each_fault_answered(t, safe, ((2.0, 0.3), (3.0, 0.4), (4.0, 0.8)))
     # recovered after the last fault; frame faults alone need no safe mode (a loaded host can still stall
     # both processes past the 50 ms IMU timeout now and then: that is a real stale IMU, answered the same way)
-    assert safe[t > 5.2].mean() < 0.2 and safe[(t > 0.5) & (t < 1.9)].mean() < 0.2
-    felt = d["on_time_rig_s"][(t > 4.4) & (t <= 4.7), 2].sum()  # the truth felt the stuck valve: open 0.3 s
-    assert felt == pytest.approx(0.3, rel=0.2)
+    assert safe[t > 5.5].mean() < 0.2 and safe[(t > 0.5) & (t < 1.9)].mean() < 0.2
+    felt = d["on_time_rig_s"][(t > 4.0) & (t <= 5.5), 2].sum()  # the truth felt the stuck valve, open 0.8 s
+    assert felt == pytest.approx(0.8, rel=0.25)  # (+ what flight commanded on it before it saw the fault)
     # the raw log replays to what the link received
     log = replay(tmp_path / "frames.bin")
     rx = [m for _, d_, m in log if d_ == RX]
@@ -112,7 +123,8 @@ def test_can_closed_loop_with_bus_off(tmp_path):
     assert emu.report["faults_applied"]["tx"]["BUS_OFF"] > 0
     d = _check_every_tick_recorded(tmp_path, s)
     t, safe = d["t_s"], d["safe"].astype(bool)
-    assert safe[(t >= 2.1) & (t <= 2.25)].mean() > 0.7 and safe[t > 2.8].mean() < 0.2
+    _assert_each_fault_answered(t, safe, ((2.0, 0.3),))
+    assert safe[t > 3.0].mean() < 0.2
     log = replay(tmp_path / "frames.asc")
     assert sum(isinstance(m, DecodeError) and m.kind == "crc" for _, d_, m in log if d_ == RX) == 3
     assert sum(isinstance(m, RigStatus) for _, d_, m in log if d_ == RX) >= h["valves"]["statuses"]
@@ -123,6 +135,11 @@ def test_a_slow_flight_tick_is_refused_with_the_fix():
     with pytest.raises(ConfigError, match=r"nav.period_s = 1.0: .*set nav.period_s = 0.01"):
         check_tick(parse_scenario(text))
     assert check_tick(load_scenario(SCENARIO)) == 10_000_000
+
+
+def test_a_six_dof_chaser_is_refused_with_the_fix():
+    with pytest.raises(ConfigError, match=r"^thrusters = '\[\.\.\.\]': a HIL run flies the 3-axis chaser.*remove \[thrusters\]"):
+        check_tick(load_scenario(ROOT / "scenarios" / "inspection.toml"))
 
 
 def test_cli_without_a_rig_says_so(tmp_path):
