@@ -39,15 +39,17 @@ def _measure(link_args: list[str], open_flight, count: int) -> dict:
             link.close()
 
 
-def loop(duration_s: float, rt_priority: int | None = None) -> dict:
-    """The hil_hold scenario, its hold lasting duration_s, in real time against the emulator over a pty."""
+def loop(duration_s: float, rt_priority: int | None = None, run_dir: str | None = None) -> dict:
+    """The hil_hold scenario, its hold lasting duration_s, in real time against the emulator over a pty;
+    its run directory kept in run_dir if given."""
     scn = load_scenario(SCENARIO)
     hold = dataclasses.replace(scn.mission.phases[0], duration_s=duration_s)
     scn = dataclasses.replace(scn, run=dataclasses.replace(scn.run, max_duration_s=duration_s + 5),
                               mission=dataclasses.replace(scn.mission, phases=(hold,)))
     rt = () if rt_priority is None else ("--rt-priority", str(rt_priority))
     with EmulatorProcess(["--serial", "pty"], duration_s=duration_s + 120, extra=rt) as emu, \
-            tempfile.TemporaryDirectory() as out:
+            tempfile.TemporaryDirectory() as tmp:
+        out = run_dir or tmp
         link = SerialLink(emu.pty_path, "flight")
         try:
             s = run_hil(scn, SCENARIO.read_text(), link, out, duration_s, plots=False)
@@ -65,7 +67,7 @@ def loop(duration_s: float, rt_priority: int | None = None) -> dict:
                                       "mpc_solve_ms_p50": s["mpc_solve_ms_p50"], "mpc_solve_ms_p99": s["mpc_solve_ms_p99"]}
 
 
-def run(quick: bool = False, rt_priority: int | None = None) -> dict:
+def run(quick: bool = False, rt_priority: int | None = None, run_dir: str | None = None) -> dict:
     if rt_priority is not None:
         from hil.realtime import isolate_loop, use_fifo
         use_fifo(rt_priority)
@@ -77,6 +79,6 @@ def run(quick: bool = False, rt_priority: int | None = None) -> dict:
     for name, r in (("serial", ser), ("can", can_)):
         out |= {f"{name}_roundtrip_us_p50": r["roundtrip_us_p50"], f"{name}_roundtrip_us_p99": r["roundtrip_us_p99"],
                 f"{name}_pings": r["sent"], f"{name}_lost": r["lost"]}
-    out |= loop(30.0 if quick else 600.0, rt_priority)
+    out |= loop(30.0 if quick else 600.0, rt_priority, run_dir)
     return out | {"serial_transport": "pty (a pty does not pace the line rate)", "can_transport": "slcan over pty",
                   "loop_scheduling": f"SCHED_FIFO {rt_priority}" if rt_priority else "default (SCHED_OTHER)"}

@@ -162,9 +162,10 @@ def _cmd_bench(args) -> int:
     if args.suite not in SUITES:
         raise ConfigError("bench SUITE", args.suite, "must be one of " + ", ".join(SUITES))
     module = importlib.import_module(f"benchmarks.{args.suite}")
-    extra = {} if args.rt_priority is None else {"rt_priority": args.rt_priority}
-    if extra and args.suite != "hil":
-        raise ConfigError("--rt-priority", args.rt_priority, "applies to `gnc bench hil` only")
+    extra = {k: v for k, v in (("rt_priority", args.rt_priority), ("run_dir", args.run_dir)) if v is not None}
+    for k, v in extra.items():
+        if args.suite != "hil":
+            raise ConfigError("--" + k.replace("_", "-"), v, "applies to `gnc bench hil` only")
     figures = module.run(quick=args.quick, **extra)
     for k, v in figures.items():
         shown = f"{v:.6g}" if isinstance(v, float) else (f"({len(v)} entries, in the JSON)" if isinstance(v, dict) else v)
@@ -250,6 +251,7 @@ def main(argv=None) -> int:
     b.add_argument("--quick", action="store_true", help="fewer samples (smoke test)")
     b.add_argument("--rt-priority", type=int, help="hil: run the loop and the emulator under SCHED_FIFO at this "
                    "priority (needs CAP_SYS_NICE)")
+    b.add_argument("--run-dir", help="hil: keep the loop's run directory here (per-cycle timing in telemetry.h5)")
     b.set_defaults(func=_cmd_bench)
     args = p.parse_args(argv)
     try:
