@@ -22,13 +22,30 @@ CFG = RigConfig()
 
 
 @pytest.fixture(scope="module")
-def rig():
-    with EmulatorProcess(["--serial", "pty"], duration_s=55) as emu:
-        link = SerialLink(emu.pty_path, "flight")
-        try:
-            yield link
-        finally:
-            link.close()
+def emu():
+    with EmulatorProcess(["--serial", "pty"], duration_s=55) as e:
+        yield e
+
+
+@pytest.fixture(scope="module")
+def rig(emu):
+    link = SerialLink(emu.pty_path, "flight")
+    try:
+        yield link
+    finally:
+        link.close()
+
+
+def expected_dv_B(model: dict, open_s: dict[int, float], interval_s: float) -> np.ndarray:
+    """What the rig's accelerometer (its drawn scale, misalignment and turn-on bias) reads over interval_s
+    for thrusters held open open_s[i] s (rise = fall: each pulse's impulse is F x its on-time)."""
+    f = sum(model["thrust_scale"][i] * np.array(model["dirs_B"][i]) * t for i, t in open_s.items())
+    return np.array(model["accel_M"]) @ (CFG.thrust_N / CFG.mass_kg * f) + np.array(model["accel_bias"]) * interval_s
+
+
+def accel_sigma(interval_s: float) -> float:
+    """1-sigma of the accelerometer's white noise and bias instability over interval_s (m/s)."""
+    return CFG.accel.noise_density * np.sqrt(interval_s) + CFG.accel.bias_instability * interval_s
 
 
 def ping(link, ping_id, timeout_s=0.3, others=None):
@@ -52,7 +69,7 @@ def test_selftest_cli_against_the_emulator(tmp_path):
     assert emu.report["pongs"] == 100
 
 
-def test_commands_answered_imu_streamed_and_watchdog_closes_valves(rig):
+def test_commands_answered_imu_streamed_and_watchdog_closes_valves(rig, emu):
     clear(rig)
     t_start = time.monotonic_ns()
     got = fire(rig, {0: 0.02}, seconds=1.0)  # thruster 0 (+x) held open: each pulse outlasts the period
@@ -67,16 +84,16 @@ def test_commands_answered_imu_streamed_and_watchdog_closes_valves(rig):
     # watchdog: 0.1 s after the last command (+ the 20 ms pulse may still run: it is cut, not finished)
     assert wd.state == RigState.SAFE and wd.valves_open == 0
     assert 0.08 < (t_wd - t_last) / 1e9 < 0.35
-    # the IMU saw what the valves reported: dv_x = F/m * open time, noise sigma = vrw * sqrt(T)
+    # the IMU saw what the valves reported, through the rig's drawn thruster and accelerometer errors
     imu = [m for m in got if isinstance(m, ImuSample) and m.t_ns > t_start]
     t = np.array([m.t_ns for m in imu])
     assert 85 <= len(imu) <= 125 and set(np.diff(t)) == {10_000_000}
     dv = np.sum([m.dv_B for m in imu], axis=0)
     open_s = sum(s.on_time_s[0] for s in statuses)
     assert 0.8 < open_s / ((t_last - t_start) / 1e9) < 1.05  # shut only if a command came > 20 ms late
-    sigma = CFG.vrw_m_s_sqrt_s * np.sqrt(len(imu) * 0.01)
-    assert abs(dv[0] - CFG.thrust_N / CFG.mass_kg * open_s) < 5 * sigma + CFG.thrust_N / CFG.mass_kg * 0.02
-    assert np.all(np.abs(dv[1:]) < 5 * sigma)
+    expected = expected_dv_B(emu.model, {0: open_s}, len(imu) * 0.01)
+    edge = CFG.thrust_N / CFG.mass_kg * 0.02  # the samples and the status reports need not cut at one instant
+    assert np.all(np.abs(dv - expected) < 5 * accel_sigma(len(imu) * 0.01) + np.array([edge, 1e-6, 1e-6]))
 
 
 @pytest.mark.parametrize("kind", [FaultKind.DROP, FaultKind.CORRUPT, FaultKind.TRUNCATE, FaultKind.DUPLICATE])
@@ -123,15 +140,17 @@ def test_stuck_imu_repeats_its_last_sample(rig):
     assert np.all(np.diff(t[frozen[-1] + 2:]) == 10_000_000)
 
 
-def test_stuck_thrusters(rig):
+def test_stuck_thrusters(rig, emu):
     clear(rig)
     inject(rig, FaultKind.THRUSTER_STUCK_ON, target=3, value_s=0.5)  # thruster 3 pushes -x
     got = collect(rig, 0.6)
     statuses = [m for m in got if isinstance(m, RigStatus)]
     assert any(s.valves_open == 1 << 3 and s.state == RigState.SAFE for s in statuses)
     assert 0.4 < sum(s.on_time_s[3] for s in statuses) < 0.6
-    dv_x = sum(m.dv_B[0] for m in got if isinstance(m, ImuSample))
-    assert dv_x == pytest.approx(-CFG.thrust_N / CFG.mass_kg * 0.5, rel=0.35)
+    imu = [m for m in got if isinstance(m, ImuSample)]
+    dv_x = sum(m.dv_B[0] for m in imu)
+    expected = expected_dv_B(emu.model, {3: 0.5}, len(imu) * 0.01)[0]
+    assert dv_x == pytest.approx(expected, abs=0.15 * abs(expected) + 5 * accel_sigma(len(imu) * 0.01))
     clear(rig)
     inject(rig, FaultKind.THRUSTER_STUCK_OFF, target=0, value_s=0.5)
     collect(rig, 0.05)
