@@ -97,6 +97,9 @@ _INACTIVE_OFFSET = 1e4
 _FUEL_EPIGRAPH_REG = 1e-6
 # Offset of the fuel epigraph's rows while the fuel weight is 0: |u - ur| <= 2 (scaled), so t = 0 is 2 from them.
 _EPIGRAPH_OFFSET = 4.0
+# Scaled input references within this of the thrust bound are taken as on it (the plan's solver leaves them
+# 1e-10..1e-6 short); see RelativeMPC.solve.
+_UREF_SNAP = 1e-5
 
 # Default solver settings (copied per solve; cvxpy mutates the dict it is given).
 _DEFAULT_SOLVER_OPTIONS = {
@@ -557,8 +560,10 @@ class RelativeMPC(HcwLqController):
         if self._w_fuel is not None:
             # off = _EPIGRAPH_OFFSET while the weight is 0: t's rows then sit far from active (t = 0); weakly
             # active rows with zero multipliers made OSQP's polishing fail in every hold cycle.
-            self._epi_off = cp.Parameter(nonneg=True, name="fuel_epigraph_offset")
-            cons += [t_fuel >= U - self._uref - self._epi_off, t_fuel >= self._uref - U - self._epi_off]
+            # Per element, so that a row made redundant by the thrust bound (ur at the bound) is moved too.
+            self._epi_off_hi = cp.Parameter((N, 3), nonneg=True, name="fuel_epigraph_offset_hi")
+            self._epi_off_lo = cp.Parameter((N, 3), nonneg=True, name="fuel_epigraph_offset_lo")
+            cons += [t_fuel >= U - self._uref - self._epi_off_hi, t_fuel >= self._uref - U - self._epi_off_lo]
         if self.keep_out_radius_m > 0.0:
             cons.append(cp.sum(cp.multiply(self._e, R_pos), axis=1) >= self.keep_out_radius_m / L - s_ko)
         if K:
@@ -703,11 +708,15 @@ class RelativeMPC(HcwLqController):
         x0_s = x0 / D
         xref_s = xref / D[None, :]
         x0_unchanged = self._x0.value is not None and np.array_equal(self._x0.value, x0_s)
-        uref_s = uref / self.a_max
+        uref_s = np.clip(uref / self.a_max, -1.0, 1.0)
+        uref_s[np.abs(uref_s) >= 1.0 - _UREF_SNAP] = np.sign(uref_s[np.abs(uref_s) >= 1.0 - _UREF_SNAP])
         values = {}
         if self._w_fuel is not None:
             w = self.fuel_weight if no_plan else self.plan_fuel_weight
-            values = {self._w_fuel: w, self._epi_off: 0.0 if w > 0.0 else _EPIGRAPH_OFFSET}
+            off = _EPIGRAPH_OFFSET if w == 0.0 else 0.0
+            values = {self._w_fuel: w,
+                      self._epi_off_hi: np.where(uref_s >= 1.0, _EPIGRAPH_OFFSET, off),
+                      self._epi_off_lo: np.where(uref_s <= -1.0, _EPIGRAPH_OFFSET, off)}
         values |= {self._x0: x0_s, self._xref: xref_s, self._uref: uref_s,
                   self._ref_cost: float(np.sum(xref_s[:N] ** 2 * self._q_diag) + xref_s[N] @ self.P_scaled @ xref_s[N]
                                         + self.R_scaled[0, 0] * np.sum(uref_s ** 2))}
