@@ -103,6 +103,18 @@ def _csr_parts(matrix):
     return m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data.astype(np.float64)
 
 
+def _shift_index(offsets, shapes, size, horizon):
+    """Index i such that z[i] is z advanced by one step: in each block (offset, shape; column-major) whose
+    first axis has horizon or horizon + 1 entries, entry k takes entry k + 1 (the last keeps its own)."""
+    idx = np.arange(size)
+    for off, shape in zip(offsets, shapes):
+        if len(shape) >= 1 and shape[0] in (horizon, horizon + 1):
+            k = np.arange(int(np.prod(shape))).reshape(shape, order="F")
+            k[:-1] = k[1:].copy()
+            idx[off:off + k.size] = off + k.ravel(order="F")
+    return idx
+
+
 def _nonzero_rows(indptr):
     return np.flatnonzero(np.diff(indptr) > 0)
 
@@ -143,7 +155,8 @@ class CanonicalQP:
     'solved' status (``verified`` is then False).
     """
 
-    def __init__(self, problem, variables, osqp_options=None, ladder=DEFAULT_LADDER, kkt_tol=1e-9, seed=0):
+    def __init__(self, problem, variables, osqp_options=None, ladder=DEFAULT_LADDER, kkt_tol=1e-9, seed=0,
+                 horizon=None):
         if not problem.is_dcp(dpp=True):
             raise ValueError("the problem must be DPP")
         self.options = dict(DEFAULT_OSQP_OPTIONS)
@@ -247,6 +260,17 @@ class CanonicalQP:
             if off is None:
                 raise ValueError(f"variable {v.name()} is not in the canonical problem")
             self._var_slices[v] = (off, v.size, v.shape)
+        self._shift_x = self._shift_y = None
+        if horizon is not None:   # rows: cvxpy's constraints in order, the zero cone's first
+            zero = [isinstance(c, cp.constraints.Zero) for c in pp.constraints]
+            if (zero != sorted(zero, reverse=True) or sum(c.size for c in pp.constraints) != m
+                    or sum(c.size for c, z in zip(pp.constraints, zero) if z) != m_eq):
+                raise ValueError("unexpected constraint layout in cvxpy's canonical data")
+            self._shift_x = _shift_index([pp.var_id_to_col[v.id] for v in pp.variables], [v.shape for v in pp.variables],
+                                         n, horizon)
+            self._shift_y = _shift_index(np.cumsum([0] + [c.size for c in pp.constraints[:-1]]),
+                                         [c.shape for c in pp.constraints], m, horizon)
+        self._xy = None   # the last verified solution (x, y), for a shifted warm start
         # Compile (or load) the numba kernels now rather than in the first cycle.
         q, _, a_data, l, u = self.evaluate({p: np.zeros(p.shape) for p in params})
         kkt_residuals(self._A_indptr, self._A_indices, a_data, *self._P, q, l, u, np.zeros(n), np.zeros(m))
@@ -267,9 +291,11 @@ class CanonicalQP:
         self._u[m_eq:] = b[m_eq:]
         return self._v[self._sl_q], float(self._v[self._i_d]), self._v[self._sl_a], self._l, self._u
 
-    def solve(self, values):
+    def solve(self, values, shift=False):
         """Solve at parameter values {Parameter: array} (every parameter of the problem, scaled as
-        the problem states them). Returns a QpSolution; OSQP errors propagate as exceptions."""
+        the problem states them). shift: warm-start from the last verified solution advanced by one
+        step (needs horizon; else the solver continues from its last iterate). Returns a QpSolution;
+        OSQP errors propagate as exceptions."""
         if values.keys() != self._param_cols.keys():
             raise ValueError("values must give every parameter of the problem")
         q, d, a_data, l, u = self.evaluate(values)
@@ -283,6 +309,8 @@ class CanonicalQP:
             self._ax_sent = ax
         if self._cold:
             ext.warm_start(np.zeros(self.n_variables), np.zeros(self.n_constraints))
+        elif shift and self._shift_x is not None and self._xy is not None:
+            ext.warm_start(self._xy[0][self._shift_x], self._xy[1][self._shift_y])
         run_s, iters, solves, verified = 0.0, 0, 0, False
         for rung in range(len(self.ladder)):
             if rung != self._rung:
@@ -299,6 +327,7 @@ class CanonicalQP:
             osqp.update_settings(eps_abs=self.ladder[0], eps_rel=self.ladder[0])
         ok = bool(info.status_val == _OSQP_SOLVED and np.all(np.isfinite(x)))
         self._cold = not ok
+        self._xy = (x.copy(), ext.solution.y.copy()) if ok and verified else None
         values_out = {}
         if ok:
             for v, (off, size, shape) in self._var_slices.items():

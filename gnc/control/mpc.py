@@ -593,7 +593,7 @@ class RelativeMPC(HcwLqController):
         self._plan_vars = (X, U, s_ko, s_cl) + tuple(self._slacks.values())
         self.problem = cp.Problem(cp.Minimize(cost), cons)
         assert self.problem.is_dcp(dpp=True)
-        self.canonical = CanonicalQP(self.problem, self._plan_vars, osqp_options) if path == "fast" else None
+        self.canonical = CanonicalQP(self.problem, self._plan_vars, osqp_options, horizon=N) if path == "fast" else None
         self.fallback_solves = 0
         self._prev_x_plan = None
         self._last_values = {}
@@ -727,6 +727,7 @@ class RelativeMPC(HcwLqController):
                 return self._fail("invalid_input", x0, t_start)
             values[self._ya_A], values[self._ya_B] = self.ya_matrices(theta_rad)
         solve_ms = 0.0
+        shift = self._prev_x_plan is not None   # the first pass of a warm cycle: one step on from the last plan
         for _ in range(passes):
             normals, ranges = keep_out_normals(x0[0:3], np.ascontiguousarray(guess), self.keep_out_radius_m)
             vmax = closing_speed_limit(ranges, self.closing_origin_m, self.closing_speed_min_m_s,
@@ -738,7 +739,7 @@ class RelativeMPC(HcwLqController):
                     guess, xref[1:, 0:3], self.approach_ellipsoid_m, self.corridor_half_width_m, self.length_scale_m)
             self._last_values = dict(values)
             try:
-                sol = self.canonical.solve(values) if self.canonical is not None else None
+                sol = self.canonical.solve(values, shift) if self.canonical is not None else None
                 if sol is not None and sol.verified:
                     status, ms, cost = sol.status, sol.solve_ms, sol.cost
                     X, U, s_ko, s_cl, *extra = (sol.values[v] for v in self._plan_vars)
@@ -750,7 +751,7 @@ class RelativeMPC(HcwLqController):
                     X, U, s_ko, s_cl, *extra = (v.value for v in self._plan_vars)
             except Exception as exc:  # any solver failure becomes a safe command, never a crash
                 return self._fail(f"solver_error: {type(exc).__name__}", x0, t_start)
-            x0_unchanged = True
+            x0_unchanged, shift = True, False
             solve_ms += ms
             if status not in _OK_STATUSES or X is None or U is None:
                 return self._fail(status, x0, t_start, solve_ms)
