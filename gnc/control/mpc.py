@@ -36,7 +36,8 @@ Optimal control problem (scaled units, k = 0..N-1 unless noted)
          |x_N - xr_N|_inf,per-axis <= t + z,  z >= 0, weight w_slack         (optional terminal set)
 with xr_k, ur_k guidance's reference states and inputs (ur = 0 unless guidance flies a planned thrust
 arc: gnc.guidance.plan; then the fuel term prices only the corrections to the plan, with its own weight
-plan_fuel_weight, and a plan that the state is on is followed exactly), Q = diag(q_pos I3, q_vel I3),
+plan_fuel_weight, and a plan that the state is on is followed exactly; ur within 1e-5 of the thrust bound is
+taken as on it: the plan's own solver leaves its saturated arcs 1e-10..1e-6 short), Q = diag(q_pos I3, q_vel I3),
 R = r_u I3, P the stabilising solution of the discrete algebraic
 Riccati equation of (A_s, B_s, Q, R), and unit normals e_k (parameters) taken from the previous plan
 shifted by one step (or from the reference on the first solve). The half-space e_k . r >= R_ko never
@@ -560,7 +561,9 @@ class RelativeMPC(HcwLqController):
         if self._w_fuel is not None:
             # off = _EPIGRAPH_OFFSET while the weight is 0: t's rows then sit far from active (t = 0); weakly
             # active rows with zero multipliers made OSQP's polishing fail in every hold cycle.
-            # Per element, so that a row made redundant by the thrust bound (ur at the bound) is moved too.
+            # Per element: where ur = +1 (-1) the bound u <= 1 (u >= -1) already implies t >= u - ur (ur - u),
+            # and that redundant row, active with the bound and the other row at u = ur, t = 0, made the vertex
+            # degenerate: OSQP's polishing then failed at every rung (~9 % of the approach cycles, plan tracking).
             self._epi_off_hi = cp.Parameter((N, 3), nonneg=True, name="fuel_epigraph_offset_hi")
             self._epi_off_lo = cp.Parameter((N, 3), nonneg=True, name="fuel_epigraph_offset_lo")
             cons += [t_fuel >= U - self._uref - self._epi_off_hi, t_fuel >= self._uref - U - self._epi_off_lo]
@@ -708,15 +711,16 @@ class RelativeMPC(HcwLqController):
         x0_s = x0 / D
         xref_s = xref / D[None, :]
         x0_unchanged = self._x0.value is not None and np.array_equal(self._x0.value, x0_s)
-        uref_s = np.clip(uref / self.a_max, -1.0, 1.0)
-        uref_s[np.abs(uref_s) >= 1.0 - _UREF_SNAP] = np.sign(uref_s[np.abs(uref_s) >= 1.0 - _UREF_SNAP])
+        uref_s = uref / self.a_max
+        at_bound = np.abs(uref_s) >= 1.0 - _UREF_SNAP   # on (or beyond) the bound: exactly on it
+        uref_s = np.where(at_bound, np.sign(uref_s), uref_s)
         values = {}
         if self._w_fuel is not None:
             w = self.fuel_weight if no_plan else self.plan_fuel_weight
             off = _EPIGRAPH_OFFSET if w == 0.0 else 0.0
             values = {self._w_fuel: w,
-                      self._epi_off_hi: np.where(uref_s >= 1.0, _EPIGRAPH_OFFSET, off),
-                      self._epi_off_lo: np.where(uref_s <= -1.0, _EPIGRAPH_OFFSET, off)}
+                      self._epi_off_hi: np.where(at_bound & (uref_s > 0.0), _EPIGRAPH_OFFSET, off),
+                      self._epi_off_lo: np.where(at_bound & (uref_s < 0.0), _EPIGRAPH_OFFSET, off)}
         values |= {self._x0: x0_s, self._xref: xref_s, self._uref: uref_s,
                   self._ref_cost: float(np.sum(xref_s[:N] ** 2 * self._q_diag) + xref_s[N] @ self.P_scaled @ xref_s[N]
                                         + self.R_scaled[0, 0] * np.sum(uref_s ** 2))}
