@@ -19,8 +19,9 @@ every structurally non-zero entry of A is stored; the stored pattern is checked 
 tensor's. (OSQP is a requirement of cvxpy; flight code reaches it through cvxpy and imports neither
 osqp nor scipy.) Each solve updates q, l, u, and the parametric entries of A only when they changed
 (that costs OSQP a numeric refactorisation), and warm-starts from the previous iterate (cold after a
-failure). Accuracy comes from OSQP's polishing, checked here: ADMM runs to a coarse tolerance, the
-polished solution must pass a KKT check (feasibility, stationarity, multiplier signs), and when it
+failure) or, for a receding-horizon caller (horizon given, solve(shift=True)), from the last verified
+solution, primal and dual, advanced by one step. Accuracy comes from OSQP's polishing, checked here:
+ADMM runs to a coarse tolerance, the polished solution must pass a KKT check (feasibility, stationarity, multiplier signs), and when it
 does not ADMM continues to the next, finer tolerance of a ladder (CanonicalQP).
 """
 
@@ -149,7 +150,9 @@ class CanonicalQP:
     values ``solve`` returns. osqp_options: OSQP settings overriding DEFAULT_OSQP_OPTIONS;
     ladder: ADMM tolerances (eps_abs = eps_rel), coarse to fine; kkt_tol: tolerance of the
     (relative) KKT check, see kkt_residuals. seed: of the generic parameter values used to set OSQP up
-    (only their non-zero pattern matters). Raises ValueError if the problem does not fit.
+    (only their non-zero pattern matters). horizon: N of a receding-horizon problem, enabling the
+    shifted warm start (every variable and constraint block whose first axis has N or N + 1 entries is
+    taken as step-indexed). Raises ValueError if the problem does not fit.
 
     Each solve: ADMM to a coarse tolerance, then OSQP's polishing (the KKT system solved on the
     active set ADMM identified); the result is accepted when it passes the KKT check. A wrong

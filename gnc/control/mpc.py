@@ -74,7 +74,7 @@ Solve paths
 ``path="cvxpy"``: ``problem.solve`` with a cvxpy solver (Clarabel by default): cvxpy's compiled DPP path.
 ``path="fast"``: the same problem through cvxpy's canonical problem data and one OSQP instance set up
 once (``gnc.control.canonical``): per cycle one sparse mat-vec, OSQP vector updates (its constraint
-matrix values only when the keep-out normals changed), warm start.
+matrix values only when the keep-out normals changed), warm start from the last plan shifted by one step.
 """
 
 from dataclasses import dataclass
@@ -426,7 +426,7 @@ class RelativeMPC(HcwLqController):
     a reference solve of ``problem`` at ``last_parameters``. canonical: the fast path's CanonicalQP
     (None on the cvxpy path). fallback_solves: fast-path passes whose OSQP solution failed the KKT
     check (or whose solve failed) and that were solved again through the cvxpy path with ``solver``
-    -- ~10 % of the default mission's solves at N = 40 (README, MPC cycle). Wall-clock time is read (compute_ms) but never decides.
+    -- none of the default mission's solves at N = 40 (README, MPC cycle). Wall-clock time is read (compute_ms) but never decides.
     cold_start_refinements: extra solves on a cold start (no previous plan), each re-linearising the
     keep-out normals and closing-speed ranges about the plan just found (the reference alone can be a
     poor linearisation point, e.g. a hold point far from x0 makes the closing limit needlessly tight).
