@@ -596,7 +596,10 @@ class RelativeMPC(HcwLqController):
         self._plan_vars = (X, U, s_ko, s_cl) + tuple(self._slacks.values())
         self.problem = cp.Problem(cp.Minimize(cost), cons)
         assert self.problem.is_dcp(dpp=True)
-        self.canonical = CanonicalQP(self.problem, self._plan_vars, osqp_options, horizon=N) if path == "fast" else None
+        # Shifted warm start on HCW only: YA states its dynamics as N separate (6,) constraints, which the
+        # shift cannot tell apart from unshifted rows (their duals would then not match the shifted states).
+        self.canonical = CanonicalQP(self.problem, self._plan_vars, osqp_options,
+                                     horizon=N if model == "hcw" else None) if path == "fast" else None
         self.fallback_solves = 0
         self._prev_x_plan = None
         self._last_values = {}

@@ -144,8 +144,11 @@ def test_tracking_a_saturated_plan_needs_no_fallback(reference):
     for k in range(40):
         res = m.solve(x, plan.x_H[k:k + HORIZON + 1], plan.u_H[k:k + HORIZON])
         assert res.ok, res.status
-        if k % 8 == 0:
-            assert_same_solution(res, reference, m.last_parameters)
+        if k % 8 == 0:   # the cost: a small difference of large expanded terms (test_mpc's plan test)
+            u0, x_plan, cost = solve_reference(reference, m.last_parameters)
+            np.testing.assert_allclose(res.u0_H, u0, rtol=0, atol=TOL_U)
+            assert np.all(np.abs(res.x_plan - x_plan) <= 1e-3 * (1.0 + np.abs(x_plan)))
+            assert res.cost == pytest.approx(cost, abs=1e-8 * m.last_parameters["ref_cost"])
         for _ in range(10):
             x = A_SUB @ x + B_SUB @ res.u0_H
     assert m.fallback_solves == 0
