@@ -36,7 +36,8 @@ Optimal control problem (scaled units, k = 0..N-1 unless noted)
          |x_N - xr_N|_inf,per-axis <= t + z,  z >= 0, weight w_slack         (optional terminal set)
 with xr_k, ur_k guidance's reference states and inputs (ur = 0 unless guidance flies a planned thrust
 arc: gnc.guidance.plan; then the fuel term prices only the corrections to the plan, with its own weight
-plan_fuel_weight, and a plan that the state is on is followed exactly), Q = diag(q_pos I3, q_vel I3),
+plan_fuel_weight, and a plan that the state is on is followed exactly; ur within 1e-5 of the thrust bound is
+taken as on it: the plan's own solver leaves its saturated arcs 1e-10..1e-6 short), Q = diag(q_pos I3, q_vel I3),
 R = r_u I3, P the stabilising solution of the discrete algebraic
 Riccati equation of (A_s, B_s, Q, R), and unit normals e_k (parameters) taken from the previous plan
 shifted by one step (or from the reference on the first solve). The half-space e_k . r >= R_ko never
@@ -73,7 +74,7 @@ Solve paths
 ``path="cvxpy"``: ``problem.solve`` with a cvxpy solver (Clarabel by default): cvxpy's compiled DPP path.
 ``path="fast"``: the same problem through cvxpy's canonical problem data and one OSQP instance set up
 once (``gnc.control.canonical``): per cycle one sparse mat-vec, OSQP vector updates (its constraint
-matrix values only when the keep-out normals changed), warm start.
+matrix values only when the keep-out normals changed), warm start from the last plan shifted by one step.
 """
 
 from dataclasses import dataclass
@@ -97,6 +98,9 @@ _INACTIVE_OFFSET = 1e4
 _FUEL_EPIGRAPH_REG = 1e-6
 # Offset of the fuel epigraph's rows while the fuel weight is 0: |u - ur| <= 2 (scaled), so t = 0 is 2 from them.
 _EPIGRAPH_OFFSET = 4.0
+# Scaled input references within this of the thrust bound are taken as on it (the plan's solver leaves them
+# 1e-10..1e-6 short); see RelativeMPC.solve.
+_UREF_SNAP = 1e-5
 
 # Default solver settings (copied per solve; cvxpy mutates the dict it is given).
 _DEFAULT_SOLVER_OPTIONS = {
@@ -422,7 +426,7 @@ class RelativeMPC(HcwLqController):
     a reference solve of ``problem`` at ``last_parameters``. canonical: the fast path's CanonicalQP
     (None on the cvxpy path). fallback_solves: fast-path passes whose OSQP solution failed the KKT
     check (or whose solve failed) and that were solved again through the cvxpy path with ``solver``
-    -- ~10 % of the default mission's solves at N = 40 (README, MPC cycle). Wall-clock time is read (compute_ms) but never decides.
+    -- none of the default mission's solves at N = 40 (README, MPC cycle). Wall-clock time is read (compute_ms) but never decides.
     cold_start_refinements: extra solves on a cold start (no previous plan), each re-linearising the
     keep-out normals and closing-speed ranges about the plan just found (the reference alone can be a
     poor linearisation point, e.g. a hold point far from x0 makes the closing limit needlessly tight).
@@ -557,8 +561,12 @@ class RelativeMPC(HcwLqController):
         if self._w_fuel is not None:
             # off = _EPIGRAPH_OFFSET while the weight is 0: t's rows then sit far from active (t = 0); weakly
             # active rows with zero multipliers made OSQP's polishing fail in every hold cycle.
-            self._epi_off = cp.Parameter(nonneg=True, name="fuel_epigraph_offset")
-            cons += [t_fuel >= U - self._uref - self._epi_off, t_fuel >= self._uref - U - self._epi_off]
+            # Per element: where ur = +1 (-1) the bound u <= 1 (u >= -1) already implies t >= u - ur (ur - u),
+            # and that redundant row, active with the bound and the other row at u = ur, t = 0, made the vertex
+            # degenerate: OSQP's polishing then failed at every rung (~9 % of the approach cycles, plan tracking).
+            self._epi_off_hi = cp.Parameter((N, 3), nonneg=True, name="fuel_epigraph_offset_hi")
+            self._epi_off_lo = cp.Parameter((N, 3), nonneg=True, name="fuel_epigraph_offset_lo")
+            cons += [t_fuel >= U - self._uref - self._epi_off_hi, t_fuel >= self._uref - U - self._epi_off_lo]
         if self.keep_out_radius_m > 0.0:
             cons.append(cp.sum(cp.multiply(self._e, R_pos), axis=1) >= self.keep_out_radius_m / L - s_ko)
         if K:
@@ -588,7 +596,10 @@ class RelativeMPC(HcwLqController):
         self._plan_vars = (X, U, s_ko, s_cl) + tuple(self._slacks.values())
         self.problem = cp.Problem(cp.Minimize(cost), cons)
         assert self.problem.is_dcp(dpp=True)
-        self.canonical = CanonicalQP(self.problem, self._plan_vars, osqp_options) if path == "fast" else None
+        # Shifted warm start on HCW only: YA states its dynamics as N separate (6,) constraints, which the
+        # shift cannot tell apart from unshifted rows (their duals would then not match the shifted states).
+        self.canonical = CanonicalQP(self.problem, self._plan_vars, osqp_options,
+                                     horizon=N if model == "hcw" else None) if path == "fast" else None
         self.fallback_solves = 0
         self._prev_x_plan = None
         self._last_values = {}
@@ -704,10 +715,15 @@ class RelativeMPC(HcwLqController):
         xref_s = xref / D[None, :]
         x0_unchanged = self._x0.value is not None and np.array_equal(self._x0.value, x0_s)
         uref_s = uref / self.a_max
+        at_bound = np.abs(uref_s) >= 1.0 - _UREF_SNAP   # on (or beyond) the bound: exactly on it
+        uref_s = np.where(at_bound, np.sign(uref_s), uref_s)
         values = {}
         if self._w_fuel is not None:
             w = self.fuel_weight if no_plan else self.plan_fuel_weight
-            values = {self._w_fuel: w, self._epi_off: 0.0 if w > 0.0 else _EPIGRAPH_OFFSET}
+            off = _EPIGRAPH_OFFSET if w == 0.0 else 0.0
+            values = {self._w_fuel: w,
+                      self._epi_off_hi: np.where(at_bound & (uref_s > 0.0), _EPIGRAPH_OFFSET, off),
+                      self._epi_off_lo: np.where(at_bound & (uref_s < 0.0), _EPIGRAPH_OFFSET, off)}
         values |= {self._x0: x0_s, self._xref: xref_s, self._uref: uref_s,
                   self._ref_cost: float(np.sum(xref_s[:N] ** 2 * self._q_diag) + xref_s[N] @ self.P_scaled @ xref_s[N]
                                         + self.R_scaled[0, 0] * np.sum(uref_s ** 2))}
@@ -718,6 +734,7 @@ class RelativeMPC(HcwLqController):
                 return self._fail("invalid_input", x0, t_start)
             values[self._ya_A], values[self._ya_B] = self.ya_matrices(theta_rad)
         solve_ms = 0.0
+        shift = self._prev_x_plan is not None   # the first pass of a warm cycle: one step on from the last plan
         for _ in range(passes):
             normals, ranges = keep_out_normals(x0[0:3], np.ascontiguousarray(guess), self.keep_out_radius_m)
             vmax = closing_speed_limit(ranges, self.closing_origin_m, self.closing_speed_min_m_s,
@@ -729,7 +746,7 @@ class RelativeMPC(HcwLqController):
                     guess, xref[1:, 0:3], self.approach_ellipsoid_m, self.corridor_half_width_m, self.length_scale_m)
             self._last_values = dict(values)
             try:
-                sol = self.canonical.solve(values) if self.canonical is not None else None
+                sol = self.canonical.solve(values, shift) if self.canonical is not None else None
                 if sol is not None and sol.verified:
                     status, ms, cost = sol.status, sol.solve_ms, sol.cost
                     X, U, s_ko, s_cl, *extra = (sol.values[v] for v in self._plan_vars)
@@ -741,7 +758,7 @@ class RelativeMPC(HcwLqController):
                     X, U, s_ko, s_cl, *extra = (v.value for v in self._plan_vars)
             except Exception as exc:  # any solver failure becomes a safe command, never a crash
                 return self._fail(f"solver_error: {type(exc).__name__}", x0, t_start)
-            x0_unchanged = True
+            x0_unchanged, shift = True, False
             solve_ms += ms
             if status not in _OK_STATUSES or X is None or U is None:
                 return self._fail(status, x0, t_start, solve_ms)

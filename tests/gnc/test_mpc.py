@@ -60,7 +60,8 @@ def test_problem_is_dpp(mpc):
     assert mpc.problem.is_dcp(dpp=True)
     assert mpc.problem.is_dpp()
     assert {p.name() for p in mpc.problem.parameters()} == {"x0", "xref", "uref", "fuel_weight", "normals", "vmax",
-                                                            "ref_cost", "fuel_epigraph_offset"}
+                                                            "ref_cost", "fuel_epigraph_offset_hi",
+                                                            "fuel_epigraph_offset_lo"}
 
 
 @pytest.mark.parametrize("path", ["cvxpy", "fast"])
