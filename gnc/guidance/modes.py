@@ -274,6 +274,6 @@ class MissionManager:
         for k in range(horizon + 1):
             xref[k] = self._ref.state(t0 + k * dt_s)
         uref = None
-        if isinstance(self._ref, PlannedArc) and self.mode != Mode.ABORT:
+        if isinstance(self._ref, PlannedArc) and self.mode != Mode.ABORT and t0 < self._ref.t_end:
             uref = np.array([self._ref.accel(t0 + k * dt_s) for k in range(horizon)])
         return GuidanceOutput(t_ns, self.mode, self.phase_index, xref, uref, escape)
