@@ -44,10 +44,12 @@ def _docked_safely(s):
 
 
 def _aborted_safely(s, mode, rng):
-    """Aborted without contact, and never closer after the abort than where it aborted (the escape burn)."""
+    """Aborted without contact (the chaser's centre 2 m from the target's at contact), and after the abort never
+    more than 0.5 m closer than where it aborted (the escape burn's first seconds)."""
     assert s["final_mode"] == "ABORT" and not s["success"] and s["dock_cone_violation_s"] == 0.0
+    assert not s["dock_contact"]
     k = np.flatnonzero(mode == Mode.ABORT)[0]
-    assert rng[k:].min() >= rng[k] - 0.5 and rng[k:].min() > 10.0
+    assert rng[k:].min() >= rng[k] - 0.5 and rng[k:].min() > 2.5
 
 
 def test_nominal_short_docking_makes_contact_without_a_fault_event(tmp_path):
@@ -88,12 +90,14 @@ def test_infeasible_mpc_aborts_after_three_failures(tmp_path):
     _aborted_safely(s, mode, rng)
 
 
-def test_short_control_overrun_falls_back_and_the_docking_goes_on(tmp_path):
-    s, events, _, _ = _fly(tmp_path, 'kind = "stage_overrun"\nstage = "control"\nstart_s = {t}\nduration_s = 8.0\n'
-                                     'extra_s = 3.0')
+def test_control_overrun_falls_back_and_three_in_a_row_abort(tmp_path):
+    s, events, mode, rng = _fly(tmp_path, 'kind = "stage_overrun"\nstage = "control"\nstart_s = {t}\n'
+                                          'duration_s = 15.0\nextra_s = 3.0', 400.0)
     assert _first(events, "control stage overran its deadline")[0] == 100.0
-    assert s["deadline_misses"]["ctrl"] == 2 and s["fallbacks"] == 2  # the solves at 100 and 105 s
-    _docked_safely(s)
+    t_abort, text = _first(events, "ABORT")
+    assert t_abort == 115.0 and "3 consecutive control-stage failures" in text  # the solves at 100, 105, 110 s
+    assert s["deadline_misses"]["ctrl"] == 3 and s["fallbacks"] == 3
+    _aborted_safely(s, mode, rng)
 
 
 def test_navigation_overruns_abort(tmp_path):
@@ -106,6 +110,8 @@ def test_navigation_overruns_abort(tmp_path):
 
 def test_stuck_on_thruster_is_isolated_and_countered_on_the_final_approach(tmp_path):
     s, events, _, _ = _fly(tmp_path, 'kind = "thruster_stuck_on"\nindex = 0\nstart_s = {t}')
+    # without widening navigation by the 0.25 N it was not told of over the detection delay, the docking lidar's
+    # 2.5 cm gate rejected every measurement after the declaration and the chaser aborted (measured)
     t_iso, text = _first(events, "thruster 0 stuck on")
     assert 100.0 < t_iso <= 130.0 and _first(events, "countered as a known disturbance")[0] == t_iso
     _docked_safely(s)
