@@ -36,8 +36,10 @@ def test_stuck_on_thruster_is_isolated_and_countered(tmp_path, index):
     assert len(declared) == 1 and declared[0][1].startswith(f"thruster {index} stuck on"), events
     assert 600.0 < declared[0][0] <= 630.0
     assert _first(events, "countered as a known disturbance")[0] == declared[0][0]
-    # without the response the chaser loses its pointing and aborts (measured: ABORT at ~670 s)
-    assert s["final_mode"] != "ABORT" and s["keep_out_violation_s"] == 0.0
+    # without the response the chaser loses its pointing and aborts (measured: ABORT at ~670 s); before navigation
+    # was widened by the thrust it had not been told of and a transfer past its plan's end tracked the end point
+    # without the plan's L1 price, thruster 0 left the chaser 7 m short of the hold, still approaching at 1500 s
+    assert s["success"] and s["keep_out_violation_s"] == 0.0
 
 
 def test_failed_off_thruster_is_isolated_when_commanded_and_the_mission_goes_on(tmp_path):
