@@ -56,7 +56,8 @@ SIX_DOF_FAULTS = (
     ("star tracker loss 120 s", 'kind = "star_tracker_loss"\nstart_s = {t}\nduration_s = 120.0'),
     ("star tracker loss 900 s", 'kind = "star_tracker_loss"\nstart_s = {t}\nduration_s = 900.0'),
 )
-SIX_DOF_TABLES = ("[truth.thrusters]", "[sensor]")  # the default scenario's 6-DOF tables: from the first to before the second
+# The default scenario's 6-DOF tables: from the first of these to before the second.
+SIX_DOF_TABLES = ("[truth.thrusters]", "[sensor]")
 DETECTIONS = ("silent", "isolated", "ABORT", "stuck", "stale", "failed off", "overran", "control stage failed")
 
 

@@ -338,7 +338,7 @@ class _RelNavBase:
         """Widen the estimate for an acceleration the filter was not told of (a thruster failure declared after
         a detection delay): pos_sigma_m^2 (m^2) and vel_sigma_m_s^2 ((m/s)^2) added to each position and velocity
         variance (H), so the next measurements pass the gate and pull the estimate back."""
-        if not (math.isfinite(pos_sigma_m) and math.isfinite(vel_sigma_m_s) and pos_sigma_m >= 0 and vel_sigma_m_s >= 0):
+        if not all(math.isfinite(v) and v >= 0 for v in (pos_sigma_m, vel_sigma_m_s)):
             raise ValueError(f"{type(self).__name__}.inflate: sigmas must be finite and >= 0, got "
                              f"{pos_sigma_m}, {vel_sigma_m_s}")
         for k in range(3):

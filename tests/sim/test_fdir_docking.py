@@ -1,6 +1,7 @@
 """The docking rows of the fault matrix (`gnc bench faults`) on a short docking scenario: the 6-DOF chaser of
 ``benchmarks.faults.docking_6dof_text`` starting 30 m from the target on the docking axis (-V-bar), straight
-into the dock phase (contact after ~770 s; keep-out sphere 20 m, the start outside it), each fault at 100 s (~24 m from the port, inside the 15 deg cone)."""
+into the dock phase (contact after ~770 s; keep-out sphere 20 m, the start outside it), each fault at 100 s
+(~24 m from the port, inside the 15 deg cone)."""
 
 import h5py
 import numpy as np
