@@ -1,13 +1,15 @@
 """`gnc bench faults`: the fault matrix. Each fault, declared in the scenario, flown closed loop once.
 
-Full: the default scenario (scenarios/inspection.toml, nominal, seed 42) with each fault starting at
-12000 s, on the inspection ellipse about 200 m from the target, the phase where a fault matters most;
-quick: scenarios/fdir_quick.toml (the 6-DOF chaser, 1.2 km -> 1 km hold) with faults at 600 s. Per fault: the first FDIR
-detection after onset and the time it took (detect_s), the response (the flight code's next event: coast
-and recover, abort ...), keep-out violation time (must be 0), minimum range (overall and after an abort), docking cone violation
-and contact, final mode and success. keep_out_violation_s_total sums the rows of the first scenario. Docking
-(full run only): scenarios/docking.toml with each fault at 2000 s, ~75 m from the port inside the cone,
-where the keep-out sphere is crossed by design: there the figure is the closest approach after an abort.
+Full: every fault kind in the default scenario (scenarios/inspection.toml, the 6-DOF chaser, nominal, seed 42)
+starting at 12000 s, on the inspection ellipse about 200 m from the target, the phase where a fault matters
+most, and in the docking scenario flown by the same 6-DOF chaser (scenarios/docking.toml with the default
+scenario's thruster, attitude, IMU and star-tracker tables: ``docking_6dof_text``) starting at 2000 s, ~75 m
+from the port inside the cone, where the keep-out sphere is crossed by design (there the figure is the closest
+approach after an abort). Quick: scenarios/fdir_quick.toml (the 6-DOF chaser, 1.2 km -> 1 km hold) with faults
+at 600 s. Per fault: the first FDIR detection after onset and the time it took (detect_s), the response (the
+flight code's next event: coast and recover, abort ...), keep-out violation time (must be 0), minimum range
+(overall and after an abort), docking cone violation and contact, final mode, success and final range.
+keep_out_violation_s_total sums the rows of the first scenario.
 """
 
 import tempfile
@@ -54,7 +56,18 @@ SIX_DOF_FAULTS = (
     ("star tracker loss 120 s", 'kind = "star_tracker_loss"\nstart_s = {t}\nduration_s = 120.0'),
     ("star tracker loss 900 s", 'kind = "star_tracker_loss"\nstart_s = {t}\nduration_s = 900.0'),
 )
+# The default scenario's 6-DOF tables: from the first of these to before the second.
+SIX_DOF_TABLES = ("[truth.thrusters]", "[sensor]")
 DETECTIONS = ("silent", "isolated", "ABORT", "stuck", "stale", "failed off", "overran", "control stage failed")
+
+
+def docking_6dof_text() -> str:
+    """scenarios/docking.toml flown by the default scenario's 6-DOF chaser: its [truth.thrusters], [thrusters],
+    [attitude], [imu] and [star_tracker] tables appended (the docking lidar, navigation and control unchanged)."""
+    default = (ROOT / "scenarios" / "inspection.toml").read_text()
+    start, end = (default.index(f"\n{t}") for t in SIX_DOF_TABLES)
+    return (ROOT / "scenarios" / "docking.toml").read_text() + "\n# The 6-DOF chaser of scenarios/inspection.toml\n" \
+        + default[start:end]
 
 
 def fly(scenario_text: str, fault_toml: str, onset_s: float, rejected_nominal: int) -> dict:
@@ -80,14 +93,15 @@ def fly(scenario_text: str, fault_toml: str, onset_s: float, rejected_nominal: i
         "dock_cone_violation_s": s["dock_cone_violation_s"],
         "dock_contact": s["dock_contact"],
         "nav_rejected": s["nav_rejected"],
+        "final_range_m": float(np.linalg.norm(r[-1])),
         "final_mode": s["final_mode"],
         "success": s["success"],
     }
 
 
-def matrix(name: str, onset_s: float, faults) -> dict:
-    """The rows of scenarios/NAME with each of faults (name, [[faults]] body) at onset_s, printed as they go."""
-    text = (ROOT / "scenarios" / name).read_text()
+def matrix(name: str, text: str, onset_s: float, faults) -> dict:
+    """The rows of scenario NAME (TOML text) with each of faults (name, [[faults]] body) at onset_s, printed as
+    they go."""
     rows = {}
     for fault, body in faults:
         r = rows[fault] = fly(text, body, onset_s, rows["none"]["nav_rejected"] if rows else 0)
@@ -97,11 +111,13 @@ def matrix(name: str, onset_s: float, faults) -> dict:
 
 
 def run(quick: bool = False) -> dict:
-    cases = [("fdir_quick.toml", 600.0, FAULTS + COMPUTER_FAULTS + SIX_DOF_FAULTS)] if quick else [
-        ("inspection.toml", 12000.0, FAULTS + COMPUTER_FAULTS + SIX_DOF_FAULTS),
-        ("docking.toml", 2000.0, DOCKING_FAULTS + COMPUTER_FAULTS)]
-    out = {f"fault_matrix_{name.removesuffix('.toml')}": {"onset_s": onset, "rows": matrix(name, onset, faults)}
-           for name, onset, faults in cases}
+    six = FAULTS + COMPUTER_FAULTS + SIX_DOF_FAULTS
+    scn = lambda name: (ROOT / "scenarios" / name).read_text()  # noqa: E731
+    cases = [("fdir_quick", scn("fdir_quick.toml"), 600.0, six)] if quick else [
+        ("inspection", scn("inspection.toml"), 12000.0, six),
+        ("docking_6dof", docking_6dof_text(), 2000.0, DOCKING_FAULTS + COMPUTER_FAULTS + SIX_DOF_FAULTS)]
+    out = {f"fault_matrix_{name}": {"onset_s": onset, "rows": matrix(name, text, onset, faults)}
+           for name, text, onset, faults in cases}
     first = out[next(iter(out))]["rows"]
     out["keep_out_violation_s_total"] = sum(r["keep_out_violation_s"] for r in first.values())
     return out

@@ -311,8 +311,12 @@ class Executive:
             self._thruster_failed(m.t_ns, *found)
 
     def _thruster_failed(self, t_ns: int, i: int, mode: int, g: float) -> None:
-        """Response to a thruster isolated by the FDIR: allocation without it; stuck on, its thrust is countered
-        as a known disturbance, or the mission aborts when the others cannot counter it."""
+        """Response to a thruster isolated by the FDIR: allocation without it; stuck on, the navigation covariance
+        widened by its full thrust over the detection delay (since its CUSUM left 0, plus an attitude period) and
+        its thrust countered as a known disturbance, or the mission aborts when the others cannot counter it.
+        (Failed off, it only missed its commanded pulses: a statistic that waits for them may have left 0 long
+        before the onset, so its delay bounds nothing.)"""
+        delay_s = (t_ns - self.thr_fdir.since_ns[mode, i]) / NS + self.cfg.attitude.period_s
         self.thr_fdir.declare(i, mode)
         log = self.guidance.log
         log(t_ns, f"thruster {i} {MODE_NAMES[mode]}: isolated by the IMU residual (log-likelihood ratio {g:.0f})")
@@ -320,6 +324,9 @@ class Executive:
             self.att.mark_failed(i)
             log(t_ns, f"allocation re-solved without thruster {i}")
             return
+        # navigation was fed the commanded thrust since the onset: widen it by the full thrust over that delay
+        a = float(np.linalg.norm(self.att.A[:3, i])) / self.cfg.vehicle.mass_kg
+        self.nav.inflate(0.5 * a * delay_s ** 2, a * delay_s)
         ok = self.att.counterable(i)
         self.att.mark_stuck_on(i)
         if ok:

@@ -88,6 +88,7 @@ class ThrusterFdir:
         self.threshold, self.isolate_margin = float(threshold), float(isolate_margin)
         self.bias_window_ns = round(bias_window_s * NS)
         self.g = np.zeros((2, self.n))
+        self.since_ns = np.zeros((2, self.n), dtype=np.int64)  # last IMU time each statistic was 0 (change onset)
         self.allowed = np.ones(self.n, dtype=np.bool_)
         self.stuck = np.zeros(self.n)  # 1 for a thruster declared stuck on (open all the time)
         self._cmds: list[tuple[int, np.ndarray]] = []  # (t_ns, on-times s) of the last commands, oldest first
@@ -145,6 +146,7 @@ class ThrusterFdir:
         if warm:
             w[:3] = 0.0  # the force channel waits for its bias estimate
         cusum_step(self.g, self.r, self.A, w, u, on, self.allowed)
+        self.since_ns[self.g == 0.0] = m.t_ns
         mode, i, best, second = best_two(self.g)
         if best > self.threshold and best - second > self.isolate_margin:
             return i, mode, best

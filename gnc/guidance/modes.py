@@ -10,7 +10,9 @@ at the same time: solved from the estimate when the transfer starts (once the es
 is below control.plan_vel_sigma_m_s: until then the reference is the free drift from the estimate, so
 no fuel goes on a poorly known state), then again every control.replan_s while more than a horizon is
 left, each plan replacing the last (a failed solve keeps the last);
-its states are the reference and its thrust the input reference (feedforward) of the MPC.
+its states are the reference and its thrust the input reference (feedforward) of the MPC. Past the plan's end
+a chaser not yet arrived gets no input reference: the MPC tracks the end point with its quadratic cost instead
+of the plan's L1 price on corrections (plan_fuel_weight), whose dead band would leave it metres short.
 """
 
 import math
@@ -274,6 +276,6 @@ class MissionManager:
         for k in range(horizon + 1):
             xref[k] = self._ref.state(t0 + k * dt_s)
         uref = None
-        if isinstance(self._ref, PlannedArc) and self.mode != Mode.ABORT:
+        if isinstance(self._ref, PlannedArc) and self.mode != Mode.ABORT and t0 < self._ref.t_end:
             uref = np.array([self._ref.accel(t0 + k * dt_s) for k in range(horizon)])
         return GuidanceOutput(t_ns, self.mode, self.phase_index, xref, uref, escape)

@@ -334,6 +334,17 @@ class _RelNavBase:
         self._streak = 0
         self._n_reinit += 1
 
+    def inflate(self, pos_sigma_m: float, vel_sigma_m_s: float) -> None:
+        """Widen the estimate for an acceleration the filter was not told of (a thruster failure declared after
+        a detection delay): pos_sigma_m^2 (m^2) and vel_sigma_m_s^2 ((m/s)^2) added to each position and velocity
+        variance (H), so the next measurements pass the gate and pull the estimate back."""
+        if not all(math.isfinite(v) and v >= 0 for v in (pos_sigma_m, vel_sigma_m_s)):
+            raise ValueError(f"{type(self).__name__}.inflate: sigmas must be finite and >= 0, got "
+                             f"{pos_sigma_m}, {vel_sigma_m_s}")
+        for k in range(3):
+            self._P[k, k] += pos_sigma_m ** 2
+            self._P[3 + k, 3 + k] += vel_sigma_m_s ** 2
+
     def _remember(self, meas):
         h = self._hist
         h.append((self._t_ns, self._u.copy(), meas, self._w[:N_STATE_PAGES].copy()))

@@ -47,7 +47,7 @@ def _six_dof():
 def _synthetic_run(fault, n_s, seed):
     """ThrusterFdir fed IMU samples made here from the table itself (Euler's equation, white noise of the
     declared densities) while random thrusters fire; fault = (index, mode, onset s) or None. Returns the
-    first declaration (t s, index, mode) or None."""
+    first declaration (t s, index, mode, last time its statistic was 0 s) or None."""
     import numpy as np
     from gnc.control.allocation import wrench_matrix
     from gnc.fdir_thrusters import STUCK_ON, ThrusterFdir
@@ -71,7 +71,7 @@ def _synthetic_run(fault, n_s, seed):
                       tuple(accel + bias + rng.normal(0, f.accel_noise_density, 3)))
         found = fd.imu(m)
         if found is not None:
-            return k, found[0], found[1]
+            return k, found[0], found[1], fd.since_ns[found[1], found[0]] / NS
         on = np.where(rng.random(24) < 0.1, rng.uniform(0.01, 0.3, 24), 0.0)  # sparse short pulses
         fd.command(k * NS, on)
     return None
@@ -85,14 +85,15 @@ def test_thruster_fdir_isolates_every_stuck_on_thruster_within_30_s():
     from gnc.fdir_thrusters import STUCK_ON
     for i in range(24):
         got = _synthetic_run((i, STUCK_ON, 100), 200, 10 + i)
-        assert got is not None and got[1:] == (i, STUCK_ON) and 100 <= got[0] <= 130, (i, got)
+        assert got is not None and got[1:3] == (i, STUCK_ON) and 100 <= got[0] <= 130, (i, got)
+        assert 80 <= got[3] <= 100, (i, got)  # the change time the response widens navigation from
 
 
 def test_thruster_fdir_isolates_a_failed_off_thruster_once_it_is_commanded():
     from gnc.fdir_thrusters import FAILED_OFF
     for i in (0, 5, 12, 19):
         got = _synthetic_run((i, FAILED_OFF, 100), 600, 50 + i)
-        assert got is not None and got[1:] == (i, FAILED_OFF) and got[0] >= 100, (i, got)
+        assert got is not None and got[1:3] == (i, FAILED_OFF) and got[0] >= 100 and got[3] < got[0], (i, got)
 
 
 def test_stuck_thruster_is_subtracted_from_the_demand_and_its_counterability_checked():

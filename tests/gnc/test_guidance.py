@@ -158,3 +158,23 @@ def test_transfers_fly_the_fuel_optimal_plan_once_the_estimate_is_good():
     assert g._ref is ref                                       # not due yet
     g.update(320 * 10**9, ref.state(320.0), P, 320 * 10**9, 0, math.inf, 10, 10.0)
     assert g._ref is not ref                                   # replan_s = 300 s later
+
+
+def test_a_transfer_past_its_plan_tracks_the_end_point_without_the_plan_price():
+    """After the planned transfer time a chaser still short of the point (a disturbance late in the transfer:
+    a stuck-on thruster) gets no input reference, so the MPC tracks the point with its quadratic cost
+    (fuel_weight) instead of the plan's L1 price on corrections (plan_fuel_weight), whose dead band left it
+    4-7 m short for good (measured on scenarios/fdir_quick.toml, thruster 0 stuck on at 600 s)."""
+    phases = [ApproachPhase(kind="approach", name="a", to_H_m=(0, -1000, 0), transfer_s=3000, arrive_pos_tol_m=3,
+                            arrive_vel_tol_m_s=0.01)]
+    g = MissionManager(_flight(phases), 0)
+    P = np.diag([1.0, 1.0, 1.0, 1e-6, 1e-6, 1e-6])
+    x = np.array([0, -3000.0, 0, 0, 0.002, 0])
+    assert g.update(0, x, P, 0, 0, math.inf, 10, 10.0).uref_H is not None
+    near = np.array([0, -2990.0 + 2000.0 * 2900.0 / 3000.0, 0, 0, 0.0, 0])
+    assert g.update(2900 * 10**9, near, P, 2900 * 10**9, 0, math.inf, 10, 10.0).uref_H is not None  # plan still on
+    short = np.array([0.0, -1006.0, 0, 0, 0.0, 0])  # 6 m short at the end of the transfer: not arrived
+    for t in (3000, 3050):
+        out = g.update(t * 10**9, short, P, t * 10**9, 0, math.inf, 10, 10.0)
+        assert out.mode == Mode.APPROACH and out.uref_H is None
+        np.testing.assert_allclose(out.xref_H[:, :3], np.tile([0, -1000.0, 0], (11, 1)), atol=1e-6)

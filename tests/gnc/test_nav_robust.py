@@ -132,3 +132,22 @@ def test_ya_process_in_class_equals_kernels():
         t = m.t_ns
         np.testing.assert_allclose(f.x, x, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(f.P, P, rtol=1e-10, atol=1e-15)
+
+
+
+@pytest.mark.parametrize("cls", [RelNavFilter, RelNavUKF])
+def test_inflate_widens_position_and_velocity_so_a_displaced_truth_passes_the_gate(cls):
+    """An estimate 15 m off (motion the filter was not told of: a thruster found stuck on after a delay) is gated
+    out; inflated by the size of the error, the same measurement is accepted (the FDIR response in gnc.executive)."""
+    ms, _ = _meas(5, 3)
+    off = X0 + np.array([0.0, 15.0, 0.0, 0.0, 0.0, 0.0])
+    f, g = (cls(N, 1e-10, R_RAE, GATE, off, P0, 0, relpos_R_diag=R_POS) for _ in range(2))
+    assert not g.update(ms[0]).accepted
+    P_before = f.P.copy()
+    f.inflate(15.0, 0.05)
+    np.testing.assert_allclose(np.diag(f.P) - np.diag(P_before), [225.0] * 3 + [0.0025] * 3, rtol=1e-12)
+    np.testing.assert_array_equal(f.x, off)
+    assert f.update(ms[0]).accepted
+    for bad in ((-1.0, 0.1), (1.0, float("nan"))):
+        with pytest.raises(ValueError, match="inflate"):
+            f.inflate(*bad)

@@ -125,8 +125,9 @@ def test_long_outage_aborts_to_a_passively_safe_drift(tmp_path):
     assert free_drift_min_range(scn.flight().n_rad_s, x_end, 86400.0, 20.0) > scn.control.keep_out_radius_m
 
 
-def test_bias_jump_is_isolated_by_the_gate_and_the_chaser_aborts_safely(tmp_path):
-    scn, s = _quick_with('[[faults]]\nkind = "sensor_bias_jump"\nstart_s = 600.0\nrange_bias_m = 30.0\n', tmp_path)
+@pytest.mark.parametrize("jump", ["range_bias_m = 30.0", "angle_bias_rad = 0.005"])  # 55 / 9 sigma per sample
+def test_bias_jump_is_isolated_by_the_gate_and_the_chaser_aborts_safely(tmp_path, jump):
+    scn, s = _quick_with(f'[[faults]]\nkind = "sensor_bias_jump"\nstart_s = 600.0\n{jump}\n', tmp_path)
     texts = [(e["t_s"], e["text"]) for e in s["events"]]
     iso = [t for t, x in texts if "isolated" in x]
     assert len(iso) == 1 and 600 <= iso[0] <= 610  # 5 rejections at 1 Hz
