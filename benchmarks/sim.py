@@ -2,11 +2,11 @@
 default scenario's real-time factor with every force model on.
 
 propagate_us_per_orbit_j2: ``sim.integrator.propagate_forces`` of target and chaser (12-state, point mass
-+ J2, fixed RK8 step STEP_S) over one orbit of the default scenario's 500 km orbit, best of REPEATS.
++ J2, fixed RK8 step STEP_S) over one orbit of the default scenario's 500 km orbit, best of 3 x REPEATS.
 basilisk_us_per_orbit_j2: Basilisk (pip ``bsk``) propagating the same two spacecraft over the same orbit,
 same step, same gravity (point mass + J2 as its spherical harmonics to degree 2, same GM, radius, J2),
 with its default fixed-step RK4 (4 force evaluations a step; ours are 12), timing ``ExecuteSimulation``
-only, best of REPEATS; basilisk_rkf78_us_per_orbit_j2: its 8th-order RKF78 with tolerances so loose
+only, best of 3 x REPEATS (as ours); basilisk_rkf78_us_per_orbit_j2: its 8th-order RKF78 with tolerances so loose
 that it takes exactly one step per task step (13 evaluations a step), the method closest to ours.
 speedup_vs_basilisk = basilisk_us_per_orbit_j2 / propagate_us_per_orbit_j2 (vs its default, RK4);
 speedup_vs_basilisk_rkf78 likewise. j2_agreement_vs_basilisk_m: largest final position difference of the
@@ -176,9 +176,11 @@ def run(quick: bool = False) -> dict:
     ours, walls, walls78 = [], [], []
     for _ in range(repeats):  # interleaved, so both see the same state of this shared machine
         ours.append(_best(lambda: propagate_forces(j2, y0, 0.0, np.zeros(3), period, STEP_S, arrays), 3))
-        if bsk:
-            final, wall = basilisk_propagate(states, period, STEP_S, MU_EARTH, R_EARTH, cbar, np.zeros((3, 3)), 2)
-            walls.append(wall)
+        if bsk:  # as many samples as ours: three runs a repeat
+            runs = [basilisk_propagate(states, period, STEP_S, MU_EARTH, R_EARTH, cbar, np.zeros((3, 3)), 2)
+                    for _ in range(3)]
+            final = runs[0][0]
+            walls.append(min(r[1] for r in runs))
             walls78.append(basilisk_propagate(states, period, STEP_S, MU_EARTH, R_EARTH, cbar, np.zeros((3, 3)), 2,
                                               rkf78=True)[1])
     figures["propagate_us_per_orbit_j2"] = min(ours) * 1e6

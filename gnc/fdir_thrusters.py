@@ -20,7 +20,7 @@ The threshold h on g bounds the false-alarm rate: without a fault g crosses h ab
 once in e^h samples per hypothesis (Siegmund's approximation of a CUSUM's average run length), so h = 25
 gives < 1e-6 false alarms per hypothesis over a 10^5-sample mission. A thruster is declared when its
 statistic exceeds h and leads every other thruster's by isolate_margin (a likelihood ratio e^margin between
-the best and next hypothesis). Deterministic, no allocation in the per-sample kernel.
+the best and next hypothesis). Deterministic; one numba kernel per sample (``fdir_sample``).
 """
 
 import math
@@ -70,6 +70,73 @@ def best_two(g):
     return best_m, best_i, best, second
 
 
+@njit(cache=True)
+def fdir_sample(cmd_t, cmd_on, n_cmds, stuck, ta, tb, wa, wb, accel_B, A, J, mass, nd, model_error, col_norm,
+                warm, bias_B, bias_n, bias_window_s, g, r, allowed, u, on):
+    """One IMU sample of the FDIR (module doc) between the samples at ta and tb (ns): duties u and on-flags
+    on (n,) from the last n_cmds commands (cmd_t (3,) ns, cmd_on (3, n) on-times s, oldest first) and stuck
+    (n,); the residual r (6,) [N; N m] from rates wa, wb (rad/s, B) and specific force accel_B (m/s^2, B);
+    the force bias bias_B (3,) N updated in place (its sample count bias_n, returned) while every thruster is
+    allowed; the CUSUMs g advanced. nd = (gyro, accel noise density, noise margin); warm: in the bias window.
+    Returns (bias_n, mode, index, best, second) of ``best_two``."""
+    n = A.shape[1]
+    dt_ns = tb - ta
+    for i in range(n):
+        u[i] = stuck[i]
+        on[i] = stuck[i]
+    for k in range(n_cmds):
+        tc = cmd_t[k]
+        t_next = cmd_t[k + 1] if k + 1 < n_cmds else np.inf
+        for i in range(n):
+            end = min(tc + cmd_on[k, i] * NS, t_next)
+            u[i] += max(min(end, tb) - max(tc, ta), 0.0) / dt_ns
+            if tc <= tb < t_next and cmd_on[k, i] * NS >= tb - tc:
+                on[i] += 1.0
+    for i in range(n):
+        u[i] = min(u[i], 1.0)
+        on[i] = min(on[i], 1.0)
+    dt = dt_ns / NS
+    all_allowed = True
+    for i in range(n):
+        all_allowed = all_allowed and allowed[i]
+    if all_allowed:
+        bias_n += 1
+    div = bias_n if warm else bias_window_s / dt
+    wm = 0.5 * (wa + wb)
+    Jw = np.zeros(3)
+    dw = np.zeros(3)
+    for k in range(3):
+        for j in range(3):
+            Jw[k] += J[k, j] * wm[j]
+            dw[k] += J[k, j] * (wb[j] - wa[j])
+    cross = (wm[1] * Jw[2] - wm[2] * Jw[1], wm[2] * Jw[0] - wm[0] * Jw[2], wm[0] * Jw[1] - wm[1] * Jw[0])
+    f_on = 0.0
+    t_u = 0.0
+    for i in range(n):
+        f_on += col_norm[i] * on[i]
+        t_u += col_norm[n + i] * u[i]
+    gn, an, margin = nd
+    sig_f = margin * mass * an / math.sqrt(dt)
+    w = np.empty(6)
+    for k in range(3):
+        af = 0.0
+        at = 0.0
+        for i in range(n):
+            af += A[k, i] * on[i]
+            at += A[3 + k, i] * u[i]
+        f_meas = mass * accel_B[k] - af
+        if all_allowed:
+            bias_B[k] += (f_meas - bias_B[k]) / div
+        r[k] = f_meas - bias_B[k]
+        r[3 + k] = dw[k] / dt + cross[k] - at
+        sig_tau = margin * math.sqrt(2.0) * J[k, k] * gn / math.sqrt(dt) / dt
+        w[k] = 0.0 if warm else 1.0 / (sig_f**2 + (model_error * f_on) ** 2)
+        w[3 + k] = 1.0 / (sig_tau**2 + (model_error * t_u) ** 2)
+    cusum_step(g, r, A, w, u, on, allowed)
+    mode, i, best, second = best_two(g)
+    return bias_n, mode, i, best, second
+
+
 class ThrusterFdir:
     """See the module doc. A (6, n): full-thrust wrench per thruster ([N; N m], B); mass_kg; J (3, 3) kg m^2;
     gyro_noise_density (rad/sqrt(s)), accel_noise_density (m/s/sqrt(s)); threshold, isolate_margin (-);
@@ -80,9 +147,9 @@ class ThrusterFdir:
     def __init__(self, A, mass_kg, J, gyro_noise_density, accel_noise_density, threshold, isolate_margin,
                  bias_window_s, noise_margin, model_error):
         self.A = np.ascontiguousarray(A, dtype=np.float64)
-        self.mass, self.J = float(mass_kg), np.asarray(J, dtype=np.float64)
+        self.mass, self.J = float(mass_kg), np.ascontiguousarray(J, dtype=np.float64)
         self.n = self.A.shape[1]
-        self.nd = (gyro_noise_density, accel_noise_density, noise_margin)
+        self.nd = (float(gyro_noise_density), float(accel_noise_density), float(noise_margin))
         self.model_error = float(model_error)
         self.col_norm = np.concatenate([np.linalg.norm(self.A[:3], axis=0), np.linalg.norm(self.A[3:], axis=0)])
         self.threshold, self.isolate_margin = float(threshold), float(isolate_margin)
@@ -91,16 +158,24 @@ class ThrusterFdir:
         self.since_ns = np.zeros((2, self.n), dtype=np.int64)  # last IMU time each statistic was 0 (change onset)
         self.allowed = np.ones(self.n, dtype=np.bool_)
         self.stuck = np.zeros(self.n)  # 1 for a thruster declared stuck on (open all the time)
-        self._cmds: list[tuple[int, np.ndarray]] = []  # (t_ns, on-times s) of the last commands, oldest first
+        self._cmd_t = np.zeros(3, dtype=np.int64)  # the last commands, oldest first: t_ns and on-times (s)
+        self._cmd_on = np.zeros((3, self.n))
+        self._n_cmds = 0
         self._last = None  # the previous ImuSample
         self._t0_ns = None
         self.bias_B = np.zeros(3)
         self._bias_n = 0
         self.r = np.zeros(6)
+        self._u, self._on = np.zeros(self.n), np.zeros(self.n)
 
     def command(self, t_ns: int, on_time_s) -> None:
         """The on-times (s) commanded at t_ns (ns), each valve open from t_ns."""
-        self._cmds = self._cmds[-2:] + [(t_ns, np.asarray(on_time_s, dtype=np.float64))]
+        k = self._n_cmds
+        if k == 3:
+            self._cmd_t[:2], self._cmd_on[:2] = self._cmd_t[1:], self._cmd_on[1:]
+            k = 2
+        self._cmd_t[k], self._cmd_on[k] = t_ns, on_time_s
+        self._n_cmds = k + 1
 
     def declare(self, i: int, mode: int) -> None:
         """Thruster i is taken out of the tests; stuck on, it is predicted open from now on."""
@@ -109,45 +184,18 @@ class ThrusterFdir:
             self.stuck[i] = 1.0
         self.g[:] = 0.0
 
-    def _duties(self, ta: int, tb: int):
-        """(u, on): fraction of [ta, tb] each thruster was commanded open, and open at tb (commands + stuck)."""
-        u, on = self.stuck.copy(), self.stuck.copy()
-        for k, (tc, t_on) in enumerate(self._cmds):
-            t_next = self._cmds[k + 1][0] if k + 1 < len(self._cmds) else math.inf
-            end = np.minimum(tc + t_on * NS, t_next)
-            u += np.clip(np.minimum(end, tb) - max(tc, ta), 0.0, None) / (tb - ta)
-            if tc <= tb < t_next:
-                on += t_on * NS >= tb - tc
-        return np.minimum(u, 1.0), np.minimum(on, 1.0)
-
     def imu(self, m: ImuSample):
         prev, self._last = self._last, m
         if self._t0_ns is None:
             self._t0_ns = m.t_ns
-        if prev is None or m.t_ns <= prev.t_ns or not self._cmds:
+        if prev is None or m.t_ns <= prev.t_ns or not self._n_cmds:
             return None
-        dt = (m.t_ns - prev.t_ns) / NS
-        wa, wb = np.array(prev.omega_BN_B), np.array(m.omega_BN_B)
-        wm = 0.5 * (wa + wb)
-        u, on = self._duties(prev.t_ns, m.t_ns)
-        f_meas = self.mass * np.array(m.accel_B) - self.A[:3] @ on  # force residual with the bias still in
-        warm = m.t_ns - self._t0_ns < self.bias_window_ns
-        if self.allowed.all():  # the bias estimate freezes once a thruster is declared
-            self._bias_n += 1
-            self.bias_B += (f_meas - self.bias_B) / (self._bias_n if warm else self.bias_window_ns / NS / dt)
-        self.r[:3] = f_meas - self.bias_B
-        self.r[3:] = self.J @ (wb - wa) / dt + np.cross(wm, self.J @ wm) - self.A[3:] @ u
-        gn, an, margin = self.nd
-        sig_tau = margin * math.sqrt(2.0) * np.diag(self.J) * gn / math.sqrt(dt) / dt
-        sig_f = np.full(3, margin * self.mass * an / math.sqrt(dt))
-        n = self.n
-        sig_model = self.model_error * np.repeat([self.col_norm[:n] @ on, self.col_norm[n:] @ u], 3)
-        w = 1.0 / (np.concatenate([sig_f, sig_tau]) ** 2 + sig_model**2)
-        if warm:
-            w[:3] = 0.0  # the force channel waits for its bias estimate
-        cusum_step(self.g, self.r, self.A, w, u, on, self.allowed)
+        self._bias_n, mode, i, best, second = fdir_sample(
+            self._cmd_t, self._cmd_on, self._n_cmds, self.stuck, prev.t_ns, m.t_ns, np.array(prev.omega_BN_B),
+            np.array(m.omega_BN_B), np.array(m.accel_B), self.A, self.J, self.mass, self.nd, self.model_error,
+            self.col_norm, m.t_ns - self._t0_ns < self.bias_window_ns, self.bias_B, self._bias_n,
+            self.bias_window_ns / NS, self.g, self.r, self.allowed, self._u, self._on)
         self.since_ns[self.g == 0.0] = m.t_ns
-        mode, i, best, second = best_two(self.g)
         if best > self.threshold and best - second > self.isolate_margin:
             return i, mode, best
         return None

@@ -37,6 +37,7 @@ class TelemetryWriter:
             ds.attrs["unit"] = s.unit
             ds.attrs["doc"] = s.doc
         self.file.swmr_mode = True
+        self._ds = [(name, self.file[name]) for name in signals]
 
     def append(self, **row) -> None:
         """Add one row: a value for every signal."""
@@ -50,8 +51,7 @@ class TelemetryWriter:
         n = len(self._buf[next(iter(self.signals))])
         if n == 0 or self.file is None:
             return
-        for name in self.signals:
-            ds = self.file[name]
+        for name, ds in self._ds:
             ds.resize(self.rows + n, axis=0)
             ds[self.rows:self.rows + n] = np.asarray(self._buf[name], dtype=ds.dtype)
             self._buf[name].clear()

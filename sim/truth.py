@@ -11,7 +11,7 @@ from numba import njit
 
 from gnc.frames import dcm_from_quat, eci_to_hill, hill_dcm_and_rate, hill_to_eci, kepler_to_eci, quat_from_dcm
 from sim.forces import ForceModel
-from sim.forces.model import accel_spacecraft, set_ephemeris
+from sim.forces.model import accel_spacecraft, set_ephemeris, surface_accel
 from sim.integrator import propagate_forces, step_plan
 from sim.rigid_body import B_MASS, TH_D, TH_F, TH_LEVEL, command_thrusters, propagate_6dof
 
@@ -30,6 +30,16 @@ def hill_snapshot(t, state, p, G, out):
         for j in range(3):
             out[3 * i + j] = C_HN[i, j]
         out[9 + i], out[12 + i] = r[i], v[i]
+
+
+@njit(cache=True)
+def surface_accel_B(t, state, q_BN, p):
+    """SRP + drag on the chaser of the 12-state at t (s) (m/s^2, B of attitude q_BN, scalar-first); p:
+    ``ForceModel.kernel_arrays``' first, its ephemeris set here."""
+    set_ephemeris(p, t, t)
+    a = np.empty(3)
+    a[0], a[1], a[2] = surface_accel(1, t, state, 6, p)
+    return dcm_from_quat(q_BN) @ a
 
 
 def _force_model(forces) -> ForceModel:
@@ -115,10 +125,14 @@ class TruthWorld:
         return quat_from_dcm(dcm_from_quat(self.att[:4]) @ self.hill_dcm().T)
 
     def thrust_accel_B(self):
-        """Thrust acceleration now (m/s^2, B): the specific force an accelerometer senses, drag and SRP
-        (< 1e-6 m/s^2 here) left out."""
+        """Thrust acceleration now (m/s^2, B)."""
         th = self.thrusters
         return (th[:, TH_LEVEL] * th[:, TH_F]) @ th[:, TH_D:TH_D + 3] / self.body[B_MASS]
+
+    def specific_force_B(self):
+        """The chaser's specific force now (m/s^2, B), what an accelerometer senses: thrust, SRP and drag (with
+        the density sample the integrator holds; gravity, the Sun's and Moon's included, is not sensed)."""
+        return self.thrust_accel_B() + surface_accel_B(self.t_ns / 1e9, self.state, self.att[:4], self._arrays[0])
 
     @property
     def r_T_N(self):

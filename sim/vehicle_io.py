@@ -50,7 +50,7 @@ class SimVehicleIO:
             if m is not None:
                 self._push(t_ns + self.rae_latency_ns, m)
         if self.imu is not None and self.imu.next_t_ns <= t_ns:
-            self._push(t_ns, self.imu.sample(t_ns, w.att[4:7], w.thrust_accel_B()))
+            self._push(t_ns, self.imu.sample(t_ns, w.att[4:7], w.specific_force_B()))
         if self.star_tracker is not None and self.star_tracker.next_t_ns <= t_ns:
             self.star_tracker.sample(t_ns, w.q_BH())
 

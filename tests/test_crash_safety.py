@@ -10,6 +10,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from sim.run import TLM_FLUSH_ROWS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,7 +24,7 @@ def test_sigkill_mid_run_leaves_readable_telemetry(tmp_path):
     deadline = time.monotonic() + 240
     rows = 0
     try:
-        while time.monotonic() < deadline and rows < 300:  # wait for a few flushes (one per 60 rows)
+        while time.monotonic() < deadline and rows < 3 * TLM_FLUSH_ROWS:  # wait for a few flushes
             time.sleep(1.0)
             if tlm.exists():
                 try:
@@ -34,7 +36,7 @@ def test_sigkill_mid_run_leaves_readable_telemetry(tmp_path):
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    assert rows >= 300
+    assert rows >= 3 * TLM_FLUSH_ROWS
     # a killed SWMR writer leaves its "open for write" flag set: readers open in SWMR mode
     with h5py.File(tlm, "r", swmr=True) as f:
         t = f["t_s"][()]

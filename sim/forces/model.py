@@ -191,6 +191,38 @@ def _eph(p, start, u, c):
     return a + u * (p[P_EPH + start + 3 + c] - a)
 
 
+@njit(cache=True, inline="always")
+def _sun(p, t):
+    """The Sun (m, N) at t, interpolated in p's ephemeris interval."""
+    span = p[P_EPH + EPH_TB] - p[P_EPH + EPH_TA]
+    u = (t - p[P_EPH + EPH_TA]) / span if span > 0.0 else 0.0
+    return _eph(p, EPH_SUN_A, u, 0), _eph(p, EPH_SUN_A, u, 1), _eph(p, EPH_SUN_A, u, 2), u
+
+
+@njit(cache=True, inline="always")
+def _drag(b, y, o, p):
+    """Drag (m/s^2, N) on the spacecraft of parameter block b at y[o:o+6], density from its held sample."""
+    x, yy, z = y[o], y[o + 1], y[o + 2]
+    rn = math.sqrt(x * x + yy * yy + z * z)
+    rho = p[b + SC_RHO0] * math.exp(-(rn - p[b + SC_RHO_R0]) / p[b + SC_RHO_H])
+    return drag(x, yy, z, y[o + 3], y[o + 4], y[o + 5], rho, p[b + SC_CDA_M], p[P_OMEGA])
+
+
+@njit(cache=True)
+def surface_accel(i, t, y, o, p):
+    """(ax, ay, az) (m/s^2, N): SRP + drag on spacecraft i (the non-gravitational part of
+    ``accel_spacecraft``, what an accelerometer senses besides thrust); arguments as there."""
+    ax = ay = az = 0.0
+    b = P_SC + i * SC_SIZE
+    if p[b + SC_SRP] != 0.0:
+        sx, sy, sz, _ = _sun(p, t)
+        ax, ay, az = srp(y[o], y[o + 1], y[o + 2], sx, sy, sz, p[b + SC_CRA_M])
+    if p[b + SC_DRAG] != 0.0:
+        bx, by, bz = _drag(b, y, o, p)
+        ax, ay, az = ax + bx, ay + by, az + bz
+    return ax, ay, az
+
+
 @njit(cache=True)
 def _perturbations(i, t, y, o, p):
     """(ax, ay, az) (m/s^2, N) of the Sun, Moon, SRP and drag on spacecraft i (see ``accel_spacecraft``).
@@ -201,9 +233,7 @@ def _perturbations(i, t, y, o, p):
     ax = ay = az = 0.0
     b = P_SC + i * SC_SIZE
     if p[P_SUN] != 0.0:
-        span = p[P_EPH + EPH_TB] - p[P_EPH + EPH_TA]
-        u = (t - p[P_EPH + EPH_TA]) / span if span > 0.0 else 0.0
-        sx, sy, sz = _eph(p, EPH_SUN_A, u, 0), _eph(p, EPH_SUN_A, u, 1), _eph(p, EPH_SUN_A, u, 2)
+        sx, sy, sz, u = _sun(p, t)
         if p[P_THIRD] != 0.0:
             bx, by, bz = third_body(x, yy, z, sx, sy, sz, GM_SUN)
             ax, ay, az = ax + bx, ay + by, az + bz
@@ -214,9 +244,7 @@ def _perturbations(i, t, y, o, p):
             bx, by, bz = srp(x, yy, z, sx, sy, sz, p[b + SC_CRA_M])
             ax, ay, az = ax + bx, ay + by, az + bz
     if p[b + SC_DRAG] != 0.0:
-        rn = math.sqrt(x * x + yy * yy + z * z)
-        rho = p[b + SC_RHO0] * math.exp(-(rn - p[b + SC_RHO_R0]) / p[b + SC_RHO_H])
-        bx, by, bz = drag(x, yy, z, y[o + 3], y[o + 4], y[o + 5], rho, p[b + SC_CDA_M], p[P_OMEGA])
+        bx, by, bz = _drag(b, y, o, p)
         ax, ay, az = ax + bx, ay + by, az + bz
     return ax, ay, az
 
