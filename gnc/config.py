@@ -78,6 +78,9 @@ class NavConfig:
     angle_bias_sigma_rad: float = spec(0.0, unit="rad", ge=0, lt=0.5,
                                        doc="prior sigma of azimuth/elevation bias states (0: none; "
                                            "needs range_bias_sigma_m > 0)")
+    history_s: float = spec(0.0, unit="s", ge=0, le=600,
+                            doc="late (out-of-order) samples up to this old are re-processed from the filter's "
+                                "history, older ones skipped and counted (n_late) (0: no history, late samples skipped)")
     thrust_scale_sigma: float = spec(0.0, unit="-", ge=0, lt=1,
                                      doc="prior sigma of a constant thrust-scale state (0: none; needs both "
                                          "bias states)")

@@ -211,18 +211,20 @@ class Executive:
                 rel.append(m)
         outcomes, predicted = [], False
         for i, m in enumerate(rel):
-            if m.t_ns < self.nav.t_ns:
-                continue  # late sample; time-tag handling comes with the navigation issue
+            if m.t_ns < self.nav.t_ns and not self.nav.history_ns:
+                continue  # late sample and no history ([nav].history_s) to re-process it from
             if i == len(rel) - 1:  # the last sample and the prediction to now: one filter call
                 r = self.nav.update_predict(m, self.t_ns, self.accel_H)
                 nis, ok, predicted = abs(r), r >= 0.0, True
             else:
                 res = self.nav.update(m)
                 nis, ok = res.nis, res.accepted
+            if math.isnan(nis):
+                continue  # older than the filter's history: not processed (nav.n_late)
             outcomes.append(ok)
             self.last_nis = nis
             if ok:
-                self.last_meas_ns = m.t_ns
+                self.last_meas_ns = max(self.last_meas_ns, m.t_ns)
         self.sensor_health.update(self.t_ns, outcomes)
         if self.att_health is not None:
             self._attitude_health()

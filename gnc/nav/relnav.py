@@ -454,6 +454,11 @@ class _RelNavBase:
         return self._n_rejected
 
     @property
+    def history_ns(self) -> int:
+        """Age (ns) up to which a late measurement is re-processed (0: none is)."""
+        return self._history_ns
+
+    @property
     def n_late(self) -> int:
         """Measurements older than the kept history (not processed)."""
         return self._n_late
@@ -607,7 +612,7 @@ def filter_from_config(n_rad_s, nav, x0, P0, t0_ns) -> RelNavFilter:
     """The flight EKF for a ``gnc.config.NavConfig`` nav: RAE noise (range_sigma_m, angle_sigma_rad), gate,
     q_psd_m2_s3, thrust_noise_frac / thrust_noise_dir_rad, range/angle bias states when
     range_bias_sigma_m / angle_bias_sigma_rad > 0 (constant biases), a thrust-scale state when
-    thrust_scale_sigma > 0. x0 (6,), P0 (6x6) at t0_ns."""
+    thrust_scale_sigma > 0, a history of history_s for late samples. x0 (6,), P0 (6x6) at t0_ns."""
     bias = {}
     if nav.range_bias_sigma_m > 0.0:
         bias["range_bias_sigma_m"] = nav.range_bias_sigma_m
@@ -618,4 +623,5 @@ def filter_from_config(n_rad_s, nav, x0, P0, t0_ns) -> RelNavFilter:
     return RelNavFilter(n_rad_s, nav.q_psd_m2_s3,
                         np.array([nav.range_sigma_m, nav.angle_sigma_rad, nav.angle_sigma_rad]) ** 2,
                         nav.gate_chi2, x0, P0, t0_ns, thrust_noise_frac=nav.thrust_noise_frac,
-                        thrust_noise_dir_rad=nav.thrust_noise_dir_rad, **bias)
+                        thrust_noise_dir_rad=nav.thrust_noise_dir_rad, history_ns=round(nav.history_s * _NS_PER_S),
+                        **bias)
