@@ -8,8 +8,10 @@ import cvxpy as cp
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gnc.control.canonical import CanonicalQP, kkt_residuals
+from gnc.control.canonical import CanonicalQP, _shift_index, kkt_residuals
 from tests.gnc.test_mpc import A_MAX, A_PLANT, A_SUB, B_PLANT, B_SUB, DT, HOLD, HORIZON, N_LEO, R_KO, make_mpc
 
 # Clarabel to near machine precision: at default tolerances (gap 1e-8 relative) its first control was
@@ -261,3 +263,21 @@ def test_paths_and_settings_are_validated():
     with pytest.raises(ValueError):   # a parameter in the quadratic cost
         p = cp.Parameter(nonneg=True)
         CanonicalQP(cp.Problem(cp.Minimize(p * cp.sum_squares(x)), [x >= 1]), (x,))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.lists(st.sampled_from(["N", "N+1", "other"]), min_size=1, max_size=5),
+       st.lists(st.integers(1, 4), min_size=5, max_size=5))
+def test_the_shift_index_advances_every_horizon_block_by_one_step(N, kinds, widths):
+    """Blocks laid out column-major one after another (as cvxpy's canonical variables and constraint rows):
+    the index moves step k + 1 of every block whose first axis is N or N + 1 long to step k and keeps its
+    last step; any other block is left alone."""
+    rng = np.random.default_rng(N)
+    blocks = [rng.standard_normal(({"N": N, "N+1": N + 1, "other": N + 2}[k], w)) for k, w in zip(kinds, widths)]
+    offsets = np.cumsum([0] + [b.size for b in blocks[:-1]])
+    z = np.concatenate([b.ravel(order="F") for b in blocks])
+    shifted = z[_shift_index(offsets, [b.shape for b in blocks], z.size, N)]
+    for off, b, kind in zip(offsets, blocks, kinds):
+        got = shifted[off:off + b.size].reshape(b.shape, order="F")
+        want = b if kind == "other" else np.vstack([b[1:], b[-1:]])
+        assert np.array_equal(got, want)
