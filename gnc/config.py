@@ -235,6 +235,10 @@ class AbortConfig:
     keep_out_margin_m: float = spec(unit="m", ge=0, doc="abort when the estimate comes this close to keep-out")
     escape_dv_m_s: float = spec(unit="m/s", gt=0, doc="largest escape burn considered")
     safe_drift_s: float = spec(unit="s", gt=0, doc="free drift after the escape must stay outside keep-out")
+    drift_sigma_k: float = spec(3.0, unit="-", ge=0, doc="the escape's free drift must clear keep-out + margin by "
+                                "this many 1-sigma of the estimate along the line of sight")
+    recheck_s: float = spec(60.0, unit="s", gt=0, doc="after the abort, re-check the free drift this often and "
+                            "burn again when it comes within keep-out + margin")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -187,8 +187,10 @@ class Executive:
                                                                     self.cfg.control.period_s)
         ro = np.array(x0_hat, dtype=np.float64)
         ro.flags.writeable = False  # the cycle passes read-only arrays too, which numba types (and loads) apart
-        for x in (x0_hat, ro):
-            escape_burn(self.cfg.n_rad_s, x, 1.0, 0.1, self.cfg.control.period_s)
+        Pro = np.array(P0, dtype=np.float64)
+        Pro.flags.writeable = False
+        for x, P in ((x0_hat, P0), (ro, Pro)):
+            escape_burn(self.cfg.n_rad_s, x, P, 3.0, 1.0, 0.1, self.cfg.control.period_s)
             allocate_accel(x[3:], self.a_max)
             keep_out_normals(x[:3], np.ones((2, 3)), 1.0)  # the MPC's, which a solve reaches first otherwise
         if self.att is not None:

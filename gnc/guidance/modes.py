@@ -2,7 +2,10 @@
 
 Modes: APPROACH, HOLD, INSPECT, DEPART, DOCK (one per phase kind), ABORT (latched: an escape burn to a
 passively safe drift, then thrusters off) and DONE (mission complete, station-keeping at the last
-point). Every transition is an event with its time and reason.
+point). Every transition is an event with its time and reason. The escape's drift must clear keep-out
+by mission.abort.drift_sigma_k sigmas of the estimate; after the abort the drift is re-checked every
+abort.recheck_s while the estimate is trusted, and burned away from again when forces the HCW drift
+leaves out (differential drag, J2) have brought it within keep-out + margin.
 
 Transfers (approach, depart, the inspection ellipse's entry) follow the free two-impulse HCW arc, or with
 control.reference = "fuel_optimal" guidance's fuel-optimal plan (gnc.guidance.plan) to the same end state
@@ -136,6 +139,7 @@ class MissionManager:
         self._arc = None            # the phase's free-motion reference (what a plan hands over to)
         self._planned_at_s = -math.inf
         self.abort_request: str | None = None  # set by fault protection (request_abort): abort next cycle
+        self._drift_checked_ns = 0  # when the abort last checked the free drift (ns since epoch)
         self._t_start_ns = t0_ns
         self._t_end_s = math.inf
         self.planners = transfer_planners(cfg) if planners is None else planners
@@ -223,16 +227,34 @@ class MissionManager:
                     and np.linalg.norm(x_hat[3:]) <= p.arrive_vel_tol_m_s)
         return True
 
-    def _abort_reason(self, t_ns, x_hat, P, last_meas_t_ns, mpc_fail_streak, plan_min_range_m):
-        if self.abort_request is not None:
-            return self.abort_request
+    def _nav_doubt(self, t_ns: int, P: np.ndarray, last_meas_t_ns: int) -> str | None:
+        """Why the estimate is not to be trusted (position sigma too large, or measurements too old), or None."""
         a = self.abort_cfg
         sigma = math.sqrt(P[0, 0] + P[1, 1] + P[2, 2])
-        rng = float(np.linalg.norm(x_hat[:3]))
         if sigma > a.nav_pos_sigma_max_m:
             return f"navigation position sigma {sigma:.1f} m > {a.nav_pos_sigma_max_m} m"
         if (t_ns - last_meas_t_ns) / NS > a.sensor_timeout_s:
             return f"no relative measurement for {(t_ns - last_meas_t_ns) / NS:.0f} s"
+        return None
+
+    def _escape(self, t_ns: int, x_hat: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, str]:
+        """The escape burn (m/s, H) that leaves the estimate on a robustly safe drift (safety.escape_burn), and
+        its description for the event log."""
+        a = self.abort_cfg
+        dv, clear = escape_burn(self.n, x_hat, P, a.drift_sigma_k, self.keep_out + a.keep_out_margin_m,
+                                a.escape_dv_m_s, a.safe_drift_s)
+        self._drift_checked_ns = t_ns
+        return dv, (f"escape dv {np.round(dv, 4).tolist()} m/s, free-drift minimum range less "
+                    f"{a.drift_sigma_k:g} sigma {clear:.0f} m over {a.safe_drift_s:.0f} s")
+
+    def _abort_reason(self, t_ns, x_hat, P, last_meas_t_ns, mpc_fail_streak, plan_min_range_m):
+        if self.abort_request is not None:
+            return self.abort_request
+        a = self.abort_cfg
+        rng = float(np.linalg.norm(x_hat[:3]))
+        doubt = self._nav_doubt(t_ns, P, last_meas_t_ns)
+        if doubt is not None:
+            return doubt
         if mpc_fail_streak >= a.mpc_fail_limit:
             return f"{mpc_fail_streak} consecutive control-stage failures (MPC failed or over budget)"
         if self.mode == Mode.DOCK:
@@ -260,15 +282,18 @@ class MissionManager:
             reason = self._abort_reason(t_ns, x_hat, P, last_meas_t_ns, mpc_fail_streak, plan_min_range_m)
             if reason is not None:
                 self.mode = Mode.ABORT
-                a = self.abort_cfg
-                escape, min_r = escape_burn(self.n, x_hat, self.keep_out + a.keep_out_margin_m,
-                                            a.escape_dv_m_s, a.safe_drift_s)
-                self.log(t_ns, f"ABORT: {reason}; escape dv {np.round(escape, 4).tolist()} m/s, "
-                                f"free-drift minimum range {min_r:.0f} m over {a.safe_drift_s:.0f} s")
+                escape, text = self._escape(t_ns, x_hat, P)
+                self.log(t_ns, f"ABORT: {reason}; {text}")
             elif self._phase_done(t_ns, x_hat):
                 self.phases_completed.append(self.phases[self.index].name)
                 self.log(t_ns, f"phase {self.index} '{self.phases[self.index].name}' completed")
                 self._start_phase(t_ns, x_hat)
+        elif (self.mode == Mode.ABORT and (t_ns - self._drift_checked_ns) / NS >= self.abort_cfg.recheck_s - 1e-9
+              and self._nav_doubt(t_ns, P, last_meas_t_ns) is None):
+            dv, text = self._escape(t_ns, x_hat, P)
+            if np.any(dv != 0.0):
+                escape = dv
+                self.log(t_ns, f"ABORT: free drift re-checked, unsafe; {text}")
         t0 = (t_ns - self._t_start_ns) / NS
         if self.mode in (Mode.APPROACH, Mode.DEPART, Mode.INSPECT):
             self._replan(t0, x_hat, P, horizon)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from gnc.config import AbortConfig, ApproachPhase, ControlConfig, FlightConfig, HoldPhase, MissionConfig, NavConfig, VehicleConfig
 from gnc.guidance.modes import MissionManager, Mode
-from gnc.guidance.safety import escape_burn, free_drift_min_range
+from gnc.guidance.safety import drift_min_clearance, drift_position_covs, escape_burn, free_drift_min_range
 from gnc.guidance.trajectories import ellipse_state, hcw_transfer_velocity
 from gnc.models.hcw import hcw_continuous, hcw_stm
 
@@ -49,7 +49,7 @@ def test_escape_burn_leaves_a_passively_safe_drift(x, y, z, vx, vy, vz):
     x0 = np.array([x, y, z, vx, vy, vz])
     if np.linalg.norm(x0[:3]) < 130:
         return
-    dv, min_r = escape_burn(N, x0, 120.0, 0.5, 86400.0)
+    dv, min_r = escape_burn(N, x0, np.zeros((6, 6)), 3.0, 120.0, 0.5, 86400.0)
     x1 = x0.copy()
     x1[3:] += dv
     assert np.linalg.norm(dv) <= 0.5 + 1e-12
@@ -58,6 +58,58 @@ def test_escape_burn_leaves_a_passively_safe_drift(x, y, z, vx, vy, vz):
     if min_r >= 120.0:
         assert free_drift_min_range(N, x1, 86400.0, 2.0) >= 110.0
 
+
+
+def _dispersed_min_ranges(x, P, horizon_s=86400.0, sample_s=20.0, n=4000):
+    """Minimum range (m) of each of n draws from N(x, P), free-drifting under the HCW equations propagated
+    with scipy's matrix exponential (independent of gnc.models.hcw)."""
+    from scipy.linalg import expm
+
+    A = np.zeros((6, 6))
+    A[:3, 3:] = np.eye(3)
+    A[3, 0], A[3, 4], A[4, 3], A[5, 2] = 3 * N**2, 2 * N, -2 * N, -(N**2)
+    Phi = expm(A * sample_s)
+    X = np.random.default_rng(1).multivariate_normal(x, P, size=n)
+    best = np.linalg.norm(X[:, :3], axis=1)
+    for _ in range(int(horizon_s / sample_s)):
+        X = X @ Phi.T
+        best = np.minimum(best, np.linalg.norm(X[:, :3], axis=1))
+    return best
+
+
+def test_the_escape_clears_keep_out_for_the_estimates_dispersion_not_just_its_mean():
+    """A drift whose mean passes 400 m from the target, known to 2 mm/s: a third of the states the estimate
+    allows come within 120 m in 24 h (Monte Carlo on scipy's HCW), so the 3-sigma check calls it unsafe and
+    the escape burns; afterwards none of 4000 draws comes within 120 m."""
+    P = np.diag([1.0, 4.0, 1.0, 4e-6, 4e-6, 4e-6])
+    x = np.array([0.0, -400.0, 0.0, 0.02, 0.0, 0.0])
+    assert free_drift_min_range(N, x, 86400.0, 20.0) >= 399.0
+    assert np.mean(_dispersed_min_ranges(x, P) < 120.0) > 0.2
+    dv, clear = escape_burn(N, x, P, 3.0, 120.0, 0.2, 86400.0)
+    assert np.linalg.norm(dv) > 0 and clear >= 120.0
+    x1 = x.copy()
+    x1[3:] += dv
+    assert np.mean(_dispersed_min_ranges(x1, P) < 120.0) <= 0.001
+    # with a perfectly known state the same drift needs no burn
+    dv0, _ = escape_burn(N, x, np.zeros((6, 6)), 3.0, 120.0, 0.2, 86400.0)
+    assert not np.any(dv0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(-400, 400), st.floats(-1500, 1500), st.floats(-100, 100),
+       st.floats(-0.05, 0.05), st.floats(-0.05, 0.05), st.floats(-0.05, 0.05),
+       st.floats(0.0, 10.0), st.floats(0.0, 3e-3), st.floats(0.0, 4.0))
+def test_drift_clearance_is_the_min_range_less_a_sigma_margin(x, y, z, vx, vy, vz, sp, sv, k):
+    """k = 0 or P = 0: the plain free-drift minimum range; otherwise smaller, and not increasing in k."""
+    x0 = np.array([x, y, z, vx, vy, vz])
+    P = np.diag([sp**2] * 3 + [sv**2] * 3)
+    covs = drift_position_covs(N, P, 20000.0, 20.0)
+    plain = free_drift_min_range(N, x0, 20000.0, 20.0)
+    assert math.isclose(drift_min_clearance(N, x0, 1000, 20.0, covs, 0.0), plain, rel_tol=1e-12, abs_tol=1e-9)
+    c_k = drift_min_clearance(N, x0, 1000, 20.0, covs, k)
+    assert c_k <= plain + 1e-9
+    assert drift_min_clearance(N, x0, 1000, 20.0, covs, k + 1.0) <= c_k + 1e-9
+    assert c_k <= np.linalg.norm(x0[:3]) - k * sp + 1e-9  # at the start the line-of-sight sigma is sp exactly
 
 def _flight(phases):
     return FlightConfig(
@@ -178,3 +230,30 @@ def test_a_transfer_past_its_plan_tracks_the_end_point_without_the_plan_price():
         out = g.update(t * 10**9, short, P, t * 10**9, 0, math.inf, 10, 10.0)
         assert out.mode == Mode.APPROACH and out.uref_H is None
         np.testing.assert_allclose(out.xref_H[:, :3], np.tile([0, -1000.0, 0], (11, 1)), atol=1e-6)
+
+
+def test_the_abort_rechecks_its_drift_and_burns_again_when_it_turns_unsafe():
+    """Run 107 of the issue-8 fault campaign: an abort left a drift that HCW called safe (153 m), which
+    differential drag and J2 bent into the target (4 m) hours later. After the abort the manager re-checks
+    the drift every recheck_s while the estimate is trusted, and burns again when it is unsafe."""
+    phases = [HoldPhase(kind="hold", name="h", at_H_m=(0, -1000, 0), duration_s=5000)]
+    g = MissionManager(_flight(phases), 0)
+    P = np.diag([0.01, 0.04, 0.01, 1e-8, 1e-8, 1e-8])
+    safe = ellipse_state(N, 200.0, 200.0, 0.3)
+    unsafe = np.array([-10.0, -600.0, 0.0, 0.0, 0.0, 0.0])  # drifts along V-bar through the target
+    assert g.update(0, safe, P, 0, 0, math.inf, 10, 10.0).mode == Mode.HOLD
+    out = g.update(61 * 10**9, safe, P, 0, 0, math.inf, 10, 10.0)  # stale sensor: abort
+    assert out.mode == Mode.ABORT and not np.any(out.escape_dv_H)
+    t = 61 + 30
+    assert g.update(t * 10**9, unsafe, P, t * 10**9, 0, math.inf, 10, 10.0).escape_dv_H is None  # not due
+    t = 61 + 60
+    stale = g.update(t * 10**9, unsafe, P, (t - 61) * 10**9, 0, math.inf, 10, 10.0)
+    assert stale.escape_dv_H is None  # the estimate is not trusted (no measurement for 61 s): no burn on it
+    out = g.update(t * 10**9, unsafe, P, t * 10**9, 0, math.inf, 10, 10.0)
+    assert out.mode == Mode.ABORT and np.linalg.norm(out.escape_dv_H) > 0
+    assert "re-checked" in g.events[-1].text
+    after = unsafe.copy()
+    after[3:] += out.escape_dv_H
+    assert _dispersed_min_ranges(after, P).min() >= 120.0
+    t += 60
+    assert g.update(t * 10**9, after, P, t * 10**9, 0, math.inf, 10, 10.0).escape_dv_H is None  # now safe
