@@ -196,3 +196,12 @@ def test_ekf_replay_of_j2_truth():
     (rms_hcw, nees_hcw), (rms_j2, nees_j2) = errs["hcw"], errs["nerm_j2"]
     assert nees_j2 < 9.0 < nees_hcw
     assert rms_j2 < rms_hcw / 3.0
+
+
+@pytest.mark.parametrize("dt_s", [1.0, 10.0, 600.0])
+def test_circular_linearisation_is_yas_limit(dt_s):
+    """At e = 0 the processes' linear model (HCW, cached) equals Yamanaka-Ankersen's at e = 0."""
+    from gnc.models.ya import ya_predict_matrices
+    for got, want in zip(_j2().linear(123 * NS, round(dt_s * NS), 2e-9),
+                         ya_predict_matrices(N, 0.0, YaProcess(N, 0.0, NU0).theta(123 * NS), dt_s, 2e-9)):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * np.max(np.abs(want)))
