@@ -45,9 +45,7 @@ class HcwProcess:
 class YaProcess:
     """Yamanaka-Ankersen (eccentric target orbit): mean motion n (rad/s), eccentricity e in [0, 1),
     target true anomaly theta_epoch_rad at t = 0 ns. At e = 0 ``linear`` gives YA's limit, HCW, from
-    ``HcwProcess`` (cached by interval: 30x cheaper per call)."""
-
-    time_invariant = False
+    ``HcwProcess`` (cached by interval: 30x cheaper per call), and the model is time-invariant."""
 
     def __init__(self, n, e, theta_epoch_rad):
         if not (np.isfinite(n) and n > 0.0):
@@ -57,6 +55,7 @@ class YaProcess:
         self.n, self.e = float(n), float(e)
         self._M0 = mean_from_true(float(theta_epoch_rad), self.e)
         self._circular = HcwProcess(self.n) if self.e == 0.0 else None
+        self.time_invariant = self._circular is not None  # linear() then depends on the interval only
 
     def theta(self, t_ns):
         """Target true anomaly (rad) at t_ns."""

@@ -500,9 +500,9 @@ class RelNavFilter(_RelNavBase):
         self._u_next = self._w[PG_VEC, 3, :3]
         # update_predict needs two calls with a history, a time-varying process (one model slot), or when a
         # rejection would re-initialise (at the measurement time, before the prediction)
-        self._two_calls = bool(self._history_ns) or not self._process.time_invariant
+        self._nonlinear = hasattr(self._process, "propagate_points")  # the state through the model (``_predict``)
+        self._two_calls = bool(self._history_ns) or not self._process.time_invariant or self._nonlinear
         self._reinit_streak = self._reinit_after - 1 if self._reinit_after else math.inf
-        self._nonlinear = hasattr(self._process, "propagate_points")
 
     def _predict(self, dt_ns):
         if not self._nonlinear:
