@@ -27,6 +27,7 @@ from gnc.guidance.modes import MissionManager, Mode, dock_cone
 from gnc.guidance.safety import escape_burn
 from gnc.models.rae import rae_from_rel
 from gnc.models.ya import mean_from_true, true_from_mean
+from gnc.nav.process import process_from_config
 from gnc.nav.relnav import filter_from_config
 from gnc.frames import quat_from_dcm
 from gnc.ports import ActuatorCommand, AttitudeMeasurement, ImuSample, RaeMeasurement, VehicleIO
@@ -110,7 +111,7 @@ class Executive:
         self.t_ns = self.t0_ns
         self.a_max = cfg.vehicle.max_accel_m_s2
         n = cfg.nav
-        self.nav = filter_from_config(cfg.n_rad_s, n, x0_hat, P0, self.t0_ns)
+        self.nav = filter_from_config(cfg.n_rad_s, n, x0_hat, P0, self.t0_ns, process_from_config(cfg))
         c = cfg.control
         common = dict(n=cfg.n_rad_s, dt_s=c.period_s, horizon=c.horizon_steps, a_max=self.a_max,
                       keep_out_radius_m=c.keep_out_radius_m, closing_speed_min_m_s=c.closing_speed_min_m_s,
@@ -180,7 +181,7 @@ class Executive:
         """Run every numba kernel of the cycle once on throwaway state (compiles or loads the cache),
         so the first scheduled cycle meets its deadline."""
         n = self.cfg.nav
-        scratch = filter_from_config(self.cfg.n_rad_s, n, x0_hat, P0, 0)
+        scratch = filter_from_config(self.cfg.n_rad_s, n, x0_hat, P0, 0, process_from_config(self.cfg))
         scratch.update(RaeMeasurement(self.nav_period_ns, *rae_from_rel(x0_hat[:3])))
         scratch.predict_to(2 * self.nav_period_ns, np.zeros(3))
         MissionManager(self.cfg, 0, self.guidance.planners).update(0, x0_hat, P0, 0, 0, math.inf, 2,

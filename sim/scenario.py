@@ -242,7 +242,9 @@ class Scenario:
         return FlightConfig(n_rad_s=self.mean_motion_rad_s, vehicle=self.vehicle, nav=self.nav,
                             control=self.control, mission=self.mission, thrusters=self.thruster_config,
                             attitude=self.attitude_config, fdir=self.fdir, eccentricity=self.target.eccentricity,
-                            true_anomaly0_rad=math.radians(self.target.true_anomaly_deg))
+                            true_anomaly0_rad=math.radians(self.target.true_anomaly_deg),
+                            inclination_rad=math.radians(self.target.inclination_deg),
+                            arg_perigee_rad=math.radians(self.target.arg_perigee_deg))
 
     def validate(self, path):
         six = [name for name in SIX_DOF_TABLES if getattr(self, name)]
