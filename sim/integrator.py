@@ -17,6 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
+from sim.forces.density import DensityTrack
 from sim.forces.model import (P_J2, P_MU, P_NMAX, P_RREF, P_SC, P_SUN, SC_DRAG, SC_SIZE, accel_spacecraft,
                               set_ephemeris, shift_ephemeris)
 
@@ -360,13 +361,14 @@ def step_plan(dt_total: float, h_max: float) -> tuple[float, int]:
     return dt_total / n, n
 
 
-def propagate_forces(forces, state, t0_s, accel_H, dt_total, h_max, arrays=None):
+def propagate_forces(forces, state, t0_s, accel_H, dt_total, h_max, arrays=None, density=None):
     """Propagate the 12-state under ``forces`` (sim.forces.ForceModel) from t0_s by exactly dt_total (s).
 
-    Equal steps no longer than h_max (s). With drag on, the density is resampled (NRLMSIS) at the start
-    of every step. arrays: the (p, G) of ``forces.kernel_arrays()`` to use (a caller that propagates
-    repeatedly keeps its own); default fresh ones. Returns (new state, largest local position error
-    estimate, m).
+    Equal steps no longer than h_max (s). arrays: the (p, G) of ``forces.kernel_arrays()`` to use (a caller
+    that propagates repeatedly keeps its own); default fresh ones. density: with drag on, the
+    ``sim.forces.density.DensityTrack`` of those arrays (a caller that propagates repeatedly keeps its own),
+    updated at the start of every step; default a fresh one. Returns (new state, largest local position
+    error estimate, m).
     """
     h, n = step_plan(dt_total, h_max)
     y = np.asarray(state, dtype=np.float64)
@@ -374,10 +376,11 @@ def propagate_forces(forces, state, t0_s, accel_H, dt_total, h_max, arrays=None)
     p, G = forces.kernel_arrays() if arrays is None else arrays
     if not forces.has_drag:
         return propagate(y, t0_s, a, h, n, p, G)
+    density = DensityTrack(forces) if density is None else density
     err = 0.0
     for step in range(n):
         t = t0_s + step * h
-        forces.sample_density(t, y, p)
+        density.update(t, y, p)
         y, e = propagate(y, t, a, h, 1, p, G)
         err = max(err, e)
     return y, err
