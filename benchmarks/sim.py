@@ -12,8 +12,8 @@ speedup_vs_basilisk = basilisk_us_per_orbit_j2 / propagate_us_per_orbit_j2 (vs i
 speedup_vs_basilisk_rkf78 likewise. j2_agreement_vs_basilisk_m: largest final position difference of the
 two spacecraft between ours and Basilisk's RK4 run. Basilisk figures appear only where it is installed.
 propagate_us_per_orbit_full: the same orbit with every force of the default scenario (EGM2008 20x20,
-Sun and Moon, SRP and NRLMSIS drag on both), through ``sim.truth.TruthWorld`` in 1 s calls as the
-closed loop makes them; truth_realtime_factor: orbit period / that wall time.
+Sun and Moon, SRP and NRLMSIS drag on both, NRLMSIS sampled every ``sim.forces.density.RESAMPLE_S``),
+through ``sim.truth.TruthWorld`` in 1 s calls as the closed loop makes them; truth_realtime_factor: orbit period / that wall time.
 truncation_err_m_per_orbit_j2: position difference after one orbit between steps STEP_S and STEP_S / 2
 (RK8 error ~h^8: the STEP_S result's own error); truncation_estimate_max_m: the integrator's largest
 local error estimate on that orbit.

@@ -73,6 +73,18 @@ def command_thrusters(th, t_s, on_time_s):
         th[i, TH_T_ON], th[i, TH_T_OFF] = t_s, t_s + t_on
 
 
+def valve_open_s(th, t0_s, t1_s):
+    """Time (s) each valve of the thruster table th was open during [t0_s, t1_s] (s): its command's
+    interval (after the minimum on-time rule) and, from a failure's onset, stuck on (all) or failed off
+    (none)."""
+    on = np.clip(np.minimum(th[:, TH_T_OFF], t1_s) - np.maximum(th[:, TH_T_ON], t0_s), 0.0, None)
+    failed = th[:, TH_FAIL] != FAIL_NONE
+    onset = np.clip(th[:, TH_ONSET], t0_s, t1_s)
+    on_before = np.clip(np.minimum(th[:, TH_T_OFF], onset) - np.maximum(th[:, TH_T_ON], t0_s), 0.0, None)
+    after = np.where(th[:, TH_FAIL] == FAIL_STUCK_ON, t1_s - onset, 0.0)
+    return np.where(failed, on_before + after, on)
+
+
 @njit(cache=True, inline="always")
 def _valve_open(th, i, t):
     if th[i, TH_FAIL] != FAIL_NONE and t >= th[i, TH_ONSET]:

@@ -20,6 +20,7 @@ from gnc.guidance.plan import optimality_summary, plan_mission
 from sim.chaser6dof import attach_chaser
 from sim.faults import FaultClock, inject_flight_faults, thruster_failures, with_attitude_faults, with_faults
 from sim.forces import ForceModel
+from sim.rigid_body import valve_open_s
 from sim.scenario import Scenario, ThrusterFailure
 from sim.sensors import RaeSensor
 from sim.telemetry import Signal, TelemetryWriter
@@ -48,6 +49,29 @@ SIGNALS = {
     "ctrl_us": Signal((), "us", "control stage compute time (0: not run this tick)"),
     "mpc_ok": Signal((), "-", "MPC solved (1) or fell back (0) this tick", "i1"),
 }
+
+
+def truth_signals(n_thrusters: int) -> dict[str, Signal]:
+    """Signals of the truth's attitude and thrusters (``truth_row``); n_thrusters 0 for a 3-DOF chaser."""
+    sig = {"pointing_err_deg": Signal((), "deg", "angle between the relative sensors' boresight (+X_B of the true "
+                                                 "attitude; 3-DOF: the commanded pointing) and the true line of "
+                                                 "sight to the target")}
+    if n_thrusters:
+        sig["thruster_on_s"] = Signal((n_thrusters,), "s", "time each thruster's valve is open during the loop tick "
+                                                           "starting at t_s (truth: the command fired at t_s, the "
+                                                           "minimum on-time, failures)")
+    return sig
+
+
+def truth_row(world: TruthWorld, io: SimVehicleIO, tick_ns: int) -> dict:
+    """Values of ``truth_signals`` now, after this tick's command; tick_ns: the loop's tick (ns)."""
+    r = world.relative_state()[0]
+    b = io.boresight_H()
+    u = -r / np.linalg.norm(r)
+    row = {"pointing_err_deg": math.degrees(math.atan2(float(np.linalg.norm(np.cross(b, u))), float(b @ u)))}
+    if world.att is not None:
+        row["thruster_on_s"] = valve_open_s(world.thrusters, world.t_ns / NS, (world.t_ns + tick_ns) / NS)
+    return row
 
 
 class RunMetrics:
@@ -144,12 +168,13 @@ def run_scenario(scn: Scenario, scenario_text: str, out_dir: str | Path, seed: i
     seed = scn.run.seed if seed is None else seed
     world, io, exe = build(scn, seed)
     metrics = RunMetrics(scn)
-    tlm = TelemetryWriter(out / "telemetry.h5", SIGNALS,
+    n_thr = len(world.thrusters) if world.att is not None else 0
+    tlm = TelemetryWriter(out / "telemetry.h5", SIGNALS | truth_signals(n_thr),
                           {"scenario": scn.run.name, "seed": seed, "epoch_utc": scn.run.epoch_utc,
                            "modes": json.dumps({m.name: int(m) for m in Mode})}, flush_rows=TLM_FLUSH_ROWS)
 
     def on_cycle(rec):
-        record_cycle(rec, world, metrics, tlm)
+        record_cycle(rec, world, metrics, tlm, **truth_row(world, io, exe.tick_ns))
         if progress is not None and rec.t_ns % (60 * NS) == 0:
             progress(rec.t_ns / NS, Mode(rec.mode).name)
 

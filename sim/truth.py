@@ -11,6 +11,7 @@ from numba import njit
 
 from gnc.frames import dcm_from_quat, eci_to_hill, hill_dcm_and_rate, hill_to_eci, kepler_to_eci, quat_from_dcm
 from sim.forces import ForceModel
+from sim.forces.density import DensityTrack
 from sim.forces.model import accel_spacecraft, set_ephemeris, surface_accel
 from sim.integrator import propagate_forces, step_plan
 from sim.rigid_body import B_MASS, TH_D, TH_F, TH_LEVEL, command_thrusters, propagate_6dof
@@ -70,8 +71,9 @@ class TruthWorld:
         self.step_s = float(step_s)
         self.forces = _force_model(forces)
         self._arrays = self.forces.kernel_arrays()
-        if self.forces.has_drag:
-            self.forces.sample_density(0.0, self.state, self._arrays[0])
+        self._density = DensityTrack(self.forces) if self.forces.has_drag else None
+        if self._density is not None:
+            self._density.update(0.0, self.state, self._arrays[0])
         self.max_accel_m_s2 = float(max_accel_m_s2)
         self.accel_scale = float(accel_scale)
         self.t_ns = 0
@@ -173,7 +175,7 @@ class TruthWorld:
         self.applied_accel_H = np.minimum(np.maximum(a, -self.max_accel_m_s2), self.max_accel_m_s2) * self.accel_scale
         if t_ns > self.t_ns:
             self.state, err = propagate_forces(self.forces, self.state, self.t_ns / 1e9, self.applied_accel_H,
-                                               (t_ns - self.t_ns) / 1e9, self.step_s, self._arrays)
+                                               (t_ns - self.t_ns) / 1e9, self.step_s, self._arrays, self._density)
             self.max_local_err_m = max(self.max_local_err_m, err)
             self.t_ns = t_ns
 
@@ -192,7 +194,7 @@ class TruthWorld:
         else:
             err = 0.0
             for step in range(n):
-                self.forces.sample_density(t0 + step * h, self.state, p)
+                self._density.update(t0 + step * h, self.state, p)
                 err = max(err, propagate_6dof(self.state, self.att, t0 + step * h, h, 1, p, G, self.thrusters,
                                               self.body, dv))
         self.max_local_err_m = max(self.max_local_err_m, err)

@@ -2,10 +2,10 @@
 
 The compiled model costs ~20 us per horizontal position (it reuses its horizontal terms when only the height
 changes), ``pymsis.calculate``'s Python input handling another ~100 us a call: too slow for every stage of the
-integrator. The truth therefore samples it once per integration step at each spacecraft, and 1 km higher for
-the local density scale height H, and inside the step uses rho0 exp(-(|r| - |r0|) / H): the vertical
-variation within a step is kept, the horizontal and temporal ones over one step (7.6 km, 1 s at the default
-step) are held. A sample fills pymsis' float32 input table in a numba kernel and calls the model's compiled
+integrator. The truth therefore samples it at each spacecraft, and 1 km higher for the local density scale
+height H, every ``sim.forces.density.RESAMPLE_S`` (that module: how the density is carried between samples,
+the vertical variation through rho0 exp(-(|r| - |r0|) / H), the horizontal and temporal one by a fit in
+time). A sample fills pymsis' float32 input table in a numba kernel and calls the model's compiled
 routine directly, with the inputs ``pymsis.calculate`` would build (day of year, whole UTC seconds of the
 day, geodetic longitude, latitude, height in km, F10.7, F10.7a, Ap; default switches): the same numbers
 (``tests/sim/test_forces_drag.py``), at a third of the cost. pymsis computes in float32 (relative

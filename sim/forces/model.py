@@ -10,8 +10,10 @@ with its own Cd A/m or Cr A/m, so differential drag and SRP show.
 The kernels take two arrays (``ForceModel.kernel_arrays``; two, not ten, because every array a numba call
 passes costs reference counting in the integrator's inner loop):
   p (P_SIZE,): global parameters P_*, then per spacecraft i the block at P_SC + i * SC_SIZE (SC_* offsets:
-     switches, Cd A/m, Cr A/m and the density sample rho0 (kg/m^3) at radius r0 (m) with scale height H (m),
-     the truth's per-step state), then the Sun and Moon at both ends of the current step (P_EPH + EPH_*).
+     switches, Cd A/m, Cr A/m and the density sample rho0 (kg/m^3) at radius r0 (m) and time t0 (s) with
+     scale height H (m) and the drift c1 (1/s), c2 (1/s^2) of its log along the orbit (``sim.forces.density``):
+     rho = rho0 exp(-(|r| - r0) / H + c1 tau + c2 tau^2), tau = t - t0), then the Sun and Moon at both
+     ends of the current step (P_EPH + EPH_*).
   G (6, K, K): the field's planes (``sim.forces.harmonics``), work planes included.
 """
 
@@ -29,7 +31,7 @@ from sim.forces.perturbations import GM_MOON, GM_SUN, drag, srp, third_body
 from sim.gravity import J2_EARTH, MU_EARTH, R_EARTH, accel_twobody_j2_xyz
 
 P_MU, P_RREF, P_NMAX, P_J2, P_THIRD, P_SUN, P_ERA0, P_OMEGA, P_T0, P_SC = range(10)
-SC_DRAG, SC_CDA_M, SC_SRP, SC_CRA_M, SC_RHO0, SC_RHO_R0, SC_RHO_H, SC_SIZE = range(8)
+SC_DRAG, SC_CDA_M, SC_SRP, SC_CRA_M, SC_RHO0, SC_RHO_R0, SC_RHO_H, SC_RHO_T0, SC_RHO_C1, SC_RHO_C2, SC_SIZE = range(11)
 P_EPH = P_SC + 2 * SC_SIZE
 # Sun at ta, Sun at tb, Moon at ta, Moon at tb (m, N), then ta, tb (s)
 EPH_SUN_A, EPH_SUN_B, EPH_MOON_A, EPH_MOON_B, EPH_TA, EPH_TB = 0, 3, 6, 9, 12, 13
@@ -116,14 +118,19 @@ class ForceModel:
         """Fresh (p, G) for one propagation (a run's: p holds its density samples, G its work planes)."""
         return self._p.copy(), self._G.copy()
 
-    def sample_density(self, t_s: float, y: np.ndarray, p: np.ndarray) -> None:
-        """Write into p the density sample of each spacecraft with drag at t_s for the 12-state y (m, m/s, N)."""
+    def sample_density(self, t_s: float, y: np.ndarray, p: np.ndarray) -> list[tuple[int, float, float, float]]:
+        """Write into p the density sample of each spacecraft with drag at t_s for the 12-state y (m, m/s, N),
+        with no drift; returns (spacecraft, rho0 kg/m^3, r0 m, H m) of each."""
         idx = [i for i in range(2) if self.drag[i]]
         rho0, h = self.atmosphere.sample(t_s, [y[6 * i:6 * i + 3] for i in idx])
+        out = []
         for k, i in enumerate(idx):
             b = P_SC + i * SC_SIZE
-            p[b + SC_RHO0], p[b + SC_RHO_H] = rho0[k], h[k]
-            p[b + SC_RHO_R0] = float(np.linalg.norm(y[6 * i:6 * i + 3]))
+            r0 = float(np.linalg.norm(y[6 * i:6 * i + 3]))
+            p[b + SC_RHO0], p[b + SC_RHO_H], p[b + SC_RHO_R0], p[b + SC_RHO_T0] = rho0[k], h[k], r0, t_s
+            p[b + SC_RHO_C1] = p[b + SC_RHO_C2] = 0.0
+            out.append((i, float(rho0[k]), r0, float(h[k])))
+        return out
 
     def accel_N(self, i: int, t_s: float, r_N, v_N, p: np.ndarray, G: np.ndarray) -> np.ndarray:
         """Non-thrust acceleration (m/s^2, N) of spacecraft i at t_s (s since the epoch), r_N (m), v_N (m/s).
@@ -200,11 +207,14 @@ def _sun(p, t):
 
 
 @njit(cache=True, inline="always")
-def _drag(b, y, o, p):
-    """Drag (m/s^2, N) on the spacecraft of parameter block b at y[o:o+6], density from its held sample."""
+def _drag(b, t, y, o, p):
+    """Drag (m/s^2, N) on the spacecraft of parameter block b at y[o:o+6] at t (s), density from its held
+    sample, scale height and drift."""
     x, yy, z = y[o], y[o + 1], y[o + 2]
     rn = math.sqrt(x * x + yy * yy + z * z)
-    rho = p[b + SC_RHO0] * math.exp(-(rn - p[b + SC_RHO_R0]) / p[b + SC_RHO_H])
+    tau = t - p[b + SC_RHO_T0]
+    rho = p[b + SC_RHO0] * math.exp(-(rn - p[b + SC_RHO_R0]) / p[b + SC_RHO_H] +
+                                    tau * (p[b + SC_RHO_C1] + tau * p[b + SC_RHO_C2]))
     return drag(x, yy, z, y[o + 3], y[o + 4], y[o + 5], rho, p[b + SC_CDA_M], p[P_OMEGA])
 
 
@@ -218,7 +228,7 @@ def surface_accel(i, t, y, o, p):
         sx, sy, sz, _ = _sun(p, t)
         ax, ay, az = srp(y[o], y[o + 1], y[o + 2], sx, sy, sz, p[b + SC_CRA_M])
     if p[b + SC_DRAG] != 0.0:
-        bx, by, bz = _drag(b, y, o, p)
+        bx, by, bz = _drag(b, t, y, o, p)
         ax, ay, az = ax + bx, ay + by, az + bz
     return ax, ay, az
 
@@ -244,7 +254,7 @@ def _perturbations(i, t, y, o, p):
             bx, by, bz = srp(x, yy, z, sx, sy, sz, p[b + SC_CRA_M])
             ax, ay, az = ax + bx, ay + by, az + bz
     if p[b + SC_DRAG] != 0.0:
-        bx, by, bz = _drag(b, y, o, p)
+        bx, by, bz = _drag(b, t, y, o, p)
         ax, ay, az = ax + bx, ay + by, az + bz
     return ax, ay, az
 

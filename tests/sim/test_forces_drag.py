@@ -135,3 +135,38 @@ def test_differential_drag_matches_hcw_response(cda_m_chaser, bound_m):
     # the draggier chaser sinks and so moves ahead (x = 2 f T / n < 0, y = -3/2 f T^2 > 0 for f < 0)
     assert r_CT_H[0] < -5.0 and r_CT_H[1] > 20.0, r_CT_H
     assert np.linalg.norm(r_CT_H - predicted) < 1e-3 * np.linalg.norm(predicted), (r_CT_H, predicted)
+
+
+def test_density_track_between_samples_matches_nrlmsis_every_step():
+    """DensityTrack (NRLMSIS every 20 s, extrapolated between) against NRLMSIS sampled at every 1 s step, over
+    one orbit of the default scenario's 500 km orbit (both spacecraft), through the drag kernel itself:
+    the relative error of the drag acceleration is that of the density (same state, same Cd A/m)."""
+    from sim.forces.density import DensityTrack
+    from sim.forces.model import surface_accel
+    from sim.integrator import propagate
+
+    epoch = Epoch("2025-09-04T00:00:00Z")
+    fm = ForceModel(epoch=epoch, drag=(True, True), cd_area_per_mass=(0.0088, 0.0188),
+                    atmosphere=NrlmsisDensity(epoch, 150.0, 150.0, 15.0))
+    r, v = kepler_to_eci(MU_EARTH, R_EARTH + 500e3, 0.001, math.radians(51.6), 0.3, 0.5, 0.0)
+    y = np.concatenate([r, v, r, v])
+    y[6:9] += 5e3 * v / np.linalg.norm(v)  # the chaser 5 km along track
+    p, G = fm.kernel_arrays()
+    p_ref = p.copy()
+    j2, _ = ForceModel.point_mass_j2(True).kernel_arrays()
+    track = DensityTrack(fm)
+    errs, errs_hold = [], []
+    n = 5677
+    for k in range(n):
+        t = float(k)
+        track.update(t, y, p)
+        fm.sample_density(t, y, p_ref)
+        for i in range(2):
+            a = np.array(surface_accel(i, t, y, 6 * i, p))
+            a_ref = np.array(surface_accel(i, t, y, 6 * i, p_ref))
+            errs.append(np.linalg.norm(a - a_ref) / np.linalg.norm(a_ref))
+        y, _ = propagate(y, t, np.zeros(3), 1.0, 1, j2, G)
+    assert track.n_samples < 3 * 20 + n / 20  # warm-up at every step, then every 20 s
+    # measured 1.4e-4 at most (RMS 2e-5); holding the sample (scale height only) errs by 2 %
+    assert max(errs) < 3e-4, max(errs)
+    assert max(errs[4 * 20 * 2:]) > 1e-6  # the extrapolation does act: not a sample every step

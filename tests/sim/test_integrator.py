@@ -72,8 +72,9 @@ def test_local_error_estimate_bounds_the_true_one_step_error():
 
 @pytest.mark.parametrize("j2, accel_H", [(True, (0.0, 0.0, 0.0)), (False, (0.0, 0.0, 0.0)),
                                         (True, (1e-3, -2e-3, 5e-4))])
-def test_point_mass_fast_path_is_bit_identical_to_the_general_step(j2, accel_H):
-    """propagate's unrolled point-mass (+ J2) kernel against rk8_step on the general force model, step by step."""
+def test_point_mass_fast_path_matches_the_general_step_to_rounding(j2, accel_H):
+    """propagate's unrolled point-mass (+ J2) kernel (fused multiply-adds, its own gravity arithmetic) against
+    rk8_step on the general force model (strict IEEE), step by step: equal to rounding."""
     y0 = _kepler_state()
     y0[6:9] += 100.0
     a = np.array(accel_H)
@@ -87,8 +88,12 @@ def test_point_mass_fast_path_is_bit_identical_to_the_general_step(j2, accel_H):
         err = max(err, rk8_step(step * h, y, a, h, p, G, k, y_stage, y_new))
         y[:] = y_new
         k[0] = k[12]
-    np.testing.assert_array_equal(y_fast, y)
-    assert err_fast == err > 0.0
+    # measured 2.2e-8 m and 1.7e-11 m/s after 300 steps of 7 s (3e-15 of |r|); a wrong coefficient or
+    # force term would be off by metres
+    np.testing.assert_allclose(y_fast[[0, 1, 2, 6, 7, 8]], y[[0, 1, 2, 6, 7, 8]], rtol=0, atol=1e-7)
+    np.testing.assert_allclose(y_fast[[3, 4, 5, 9, 10, 11]], y[[3, 4, 5, 9, 10, 11]], rtol=0, atol=1e-10)
+    # the estimate is a difference of nearly equal stage sums, itself rounding-sensitive: 3-8 % apart, measured
+    assert err > 0.0 and err_fast == pytest.approx(err, rel=0.2)
 
 def test_steps_land_exactly_on_the_requested_time():
     assert step_plan(25.0, 10.0) == (25.0 / 3, 3)

@@ -61,7 +61,10 @@ def test_without_thrust_the_translation_is_the_3dof_truth():
     for t in (7, 100, 1000):
         a.advance_to(t * 10**9, np.zeros(3))
         b.advance_to(t * 10**9, np.zeros(3))
-    np.testing.assert_array_equal(a.state, b.state)
+    # equal to rounding: the 3-DOF point-mass + J2 path contracts multiply-adds (sim.integrator._J2_FLAGS), the
+    # 6-DOF step is strict IEEE; measured 7.5e-9 m after 1000 s (a missing force would be metres off)
+    np.testing.assert_allclose(a.state[[0, 1, 2, 6, 7, 8]], b.state[[0, 1, 2, 6, 7, 8]], rtol=0, atol=1e-7)
+    np.testing.assert_allclose(a.state[[3, 4, 5, 9, 10, 11]], b.state[[3, 4, 5, 9, 10, 11]], rtol=0, atol=1e-10)
     np.testing.assert_array_equal(b.applied_accel_H, 0.0)
 
 
