@@ -59,6 +59,27 @@ def csr_matvec(indptr, indices, data, x, out):
 
 
 @njit(cache=True)
+def canonical_data(M_indptr, M_indices, M_data, theta, v, b_start, m_eq, l, u, a_start, ax_idx, ax, ax_sent):
+    """Canonical data at theta: v = M theta (module doc's stacked map; b from v[b_start], A's CSC data from
+    v[a_start]); l, u: OSQP's bounds, rows >= m_eq (inequalities) of l left as they are; ax = A's parametric
+    entries (A data at ax_idx). Returns True when ax differs from ax_sent, which then takes ax's values."""
+    csr_matvec(M_indptr, M_indices, M_data, theta, v)
+    for i in range(m_eq):
+        l[i] = -v[b_start + i]
+        u[i] = l[i]
+    for i in range(m_eq, u.shape[0]):
+        u[i] = v[b_start + i]
+    changed = False
+    for k in range(ax_idx.shape[0]):
+        a = v[a_start + ax_idx[k]]
+        if a != ax_sent[k]:
+            changed = True
+            ax_sent[k] = a
+        ax[k] = a
+    return changed
+
+
+@njit(cache=True)
 def kkt_residuals(A_indptr, A_indices, A_data, P_indptr, P_indices, P_data, q, l, u, z, y):
     """Relative optimality residuals of z (primal) and y (dual) for min 1/2 z'Pz + q'z s.t. l <= Az <= u.
 
@@ -240,10 +261,10 @@ class CanonicalQP:
         nnz_a = len(a_rows)
         self._sl_q, self._i_d = slice(0, n), n
         self._sl_a = slice(n + 1, n + 1 + nnz_a)
-        self._sl_b = slice(n + 1 + nnz_a, n + 1 + nnz_a + m)
-        self._l = np.full(m, -np.inf)
+        self._b_start = n + 1 + nnz_a
         self._u = np.empty(m)
-        self._ax_sent = None
+        self._ax = np.empty(len(self._ax_idx))
+        self._ax_sent = np.full(len(self._ax_idx), np.nan)   # A's parametric entries OSQP holds (NaN: none yet)
         self._cold = False
 
         # OSQP set up by cvxpy's own interface on the canonical data; check its A pattern is ours.
@@ -255,7 +276,7 @@ class CanonicalQP:
         # Per cycle the solver object under osqp's Python class is called directly: that class's update and
         # solve copy and check their arguments and rebuild an info namespace every call (~0.3 ms at N = 40).
         self._ext = self._osqp._solver
-        self._l_osqp = np.full(m, -self._osqp.constant("OSQP_INFTY"))   # l as OSQP takes it (rows >= m_eq fixed)
+        self._l = np.full(m, -self._osqp.constant("OSQP_INFTY"))   # l as OSQP takes it (rows >= m_eq fixed)
         A_osqp = data["Ax"]
         if (A_osqp.shape != (m, n) or not np.array_equal(A_osqp.indices, self._A_indices)
                 or not np.array_equal(A_osqp.indptr, self._A_indptr)):
@@ -281,20 +302,33 @@ class CanonicalQP:
         q, _, a_data, l, u = self.evaluate({p: np.zeros(p.shape) for p in params})
         kkt_residuals(self._A_indptr, self._A_indices, a_data, *self._P, q, l, u, np.zeros(n), np.zeros(m))
 
-    def evaluate(self, values):
-        """Canonical data at parameter values {Parameter: array} in OSQP form: (q, d, A's CSC data,
-        l, u), as arrays owned by this object (overwritten by the next call)."""
+    def param_view(self, parameter):
+        """The slot of theta holding parameter's value: a writeable view of shape parameter.shape (column-major
+        in theta; 0-d for a scalar). Writing into it and calling solve_current() is solve() without the dict."""
+        col, size, shape = self._param_cols[parameter]
+        return self._theta[col:col + size].reshape(shape, order="F")
+
+    def _set(self, values):
+        if values.keys() != self._param_cols.keys():
+            raise ValueError("values must give every parameter of the problem")
         theta = self._theta
         for p, val in values.items():
             col, size, shape = self._param_cols[p]
             theta[col:col + size] = np.reshape(val, size, order="F") if shape else val
+
+    def _evaluate(self):
+        """Canonical data at the current theta; True when A's parametric entries changed."""
         indptr, indices, data = self._M
-        csr_matvec(indptr, indices, data, theta, self._v)
-        b = self._v[self._sl_b]
-        m_eq = self.n_equalities
-        self._l[:m_eq] = -b[:m_eq]
-        self._u[:m_eq] = -b[:m_eq]
-        self._u[m_eq:] = b[m_eq:]
+        return canonical_data(indptr, indices, data, self._theta, self._v, self._b_start, self.n_equalities,
+                              self._l, self._u, self._sl_a.start, self._ax_idx, self._ax, self._ax_sent)
+
+    def evaluate(self, values):
+        """Canonical data at parameter values {Parameter: array} in OSQP form: (q, d, A's CSC data,
+        l, u), as arrays owned by this object (overwritten by the next call; l's -infinity is -OSQP_INFTY).
+        (Marks A as changed for the next solve.)"""
+        self._set(values)
+        self._evaluate()
+        self._ax_sent[:] = np.nan
         return self._v[self._sl_q], float(self._v[self._i_d]), self._v[self._sl_a], self._l, self._u
 
     def solve(self, values, shift=False):
@@ -302,17 +336,18 @@ class CanonicalQP:
         the problem states them). shift: warm-start from the last verified solution advanced by one
         step (needs horizon; else the solver continues from its last iterate). Returns a QpSolution;
         OSQP errors propagate as exceptions."""
-        if values.keys() != self._param_cols.keys():
-            raise ValueError("values must give every parameter of the problem")
-        q, d, a_data, l, u = self.evaluate(values)
+        self._set(values)
+        return self.solve_current(shift)
+
+    def solve_current(self, shift=False):
+        """solve() at the parameter values now in theta (written through param_view)."""
+        a_changed = self._evaluate()
+        v = self._v
+        q, d, a_data, l, u = v[self._sl_q], float(v[self._i_d]), v[self._sl_a], self._l, self._u
         osqp, ext = self._osqp, self._ext
-        ax = a_data[self._ax_idx]
-        m_eq = self.n_equalities
-        self._l_osqp[:m_eq] = l[:m_eq]
-        ext.update_data_vec(q=q, l=self._l_osqp, u=u)
-        if self._ax_sent is None or not np.array_equal(ax, self._ax_sent):
-            ext.update_data_mat(P_x=None, P_i=None, A_x=ax, A_i=self._ax_idx)   # refactorises the KKT matrix
-            self._ax_sent = ax
+        ext.update_data_vec(q=q, l=l, u=u)
+        if a_changed:
+            ext.update_data_mat(P_x=None, P_i=None, A_x=self._ax, A_i=self._ax_idx)   # refactorises the KKT matrix
         if self._cold:
             ext.warm_start(np.zeros(self.n_variables), np.zeros(self.n_constraints))
         elif shift and self._shift_x is not None and self._xy is not None:
