@@ -25,11 +25,14 @@ ADMM runs to a coarse tolerance, the polished solution must pass a KKT check (fe
 does not ADMM continues to the next, finer tolerance of a ladder (CanonicalQP).
 """
 
+import time
 from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
 from numba import njit
+
+from gnc.control.polish import KktPolisher
 
 # OSQP settings of the fast path (CanonicalQP); callers may override any of them. The caller
 # non-dimensionalises the problem, so OSQP's own (Ruiz) scaling is off: it would also cost a
@@ -39,7 +42,7 @@ from numba import njit
 # shifted warm start) -25 % CPU per solve against rho = 1 checked every iteration. (One or two polish
 # refinement steps instead of 3 fail the KKT check from cold, random starts.)
 DEFAULT_OSQP_OPTIONS = {
-    "polishing": True, "polish_refine_iter": 3, "max_iter": 4000,
+    "polishing": True, "polish_refine_iter": 1, "max_iter": 4000,
     "scaling": 0, "rho": 0.1, "adaptive_rho": True, "adaptive_rho_interval": 25, "check_termination": 3,
 }
 # ADMM tolerances (eps_abs = eps_rel), coarse to fine, tried in turn until the polished solution
@@ -77,6 +80,18 @@ def canonical_data(M_indptr, M_indices, M_data, theta, v, b_start, m_eq, l, u, a
             ax_sent[k] = a
         ax[k] = a
     return changed
+
+
+@njit(cache=True)
+def objective(P_indptr, P_indices, P_data, q, z):
+    """1/2 z'Pz + q'z (P in CSC form)."""
+    acc = 0.0
+    for j in range(q.shape[0]):
+        Pz = 0.0
+        for k in range(P_indptr[j], P_indptr[j + 1]):
+            Pz += P_data[k] * z[P_indices[k]]
+        acc += (0.5 * Pz + q[j]) * z[j]
+    return acc
 
 
 @njit(cache=True)
@@ -149,8 +164,8 @@ class QpSolution:
     """One solve. values: variable -> array of its shape (empty when not ok); status: cvxpy's
     status string for OSQP's outcome; ok: status 'optimal' with a finite solution; verified: the
     solution passed the KKT check (relative primal, dual, complementarity residuals <= kkt_tol); cost:
-    objective value (NaN when not ok); solve_ms: OSQP's run time (ms) over all solves, including
-    refactorisation and polishing; iterations: ADMM iterations over all solves; solves: OSQP
+    objective value (NaN when not ok); solve_ms: the solver's wall time (ms): OSQP's updates
+    (refactorisation included) and solves and the polishing, all rungs; iterations: ADMM iterations over all solves; solves: OSQP
     solves (rungs of the tolerance ladder tried)."""
 
     values: dict
@@ -192,6 +207,11 @@ class CanonicalQP:
         if not self.ladder:
             raise ValueError("the tolerance ladder needs at least one rung")
         self.options.update(eps_abs=self.ladder[0], eps_rel=self.ladder[0])
+        # Polishing is done here (gnc.control.polish: its KKT pattern is ordered once), not by OSQP, whose
+        # polishing orders and analyses a new reduced KKT matrix every solve (~2/3 of a warm N = 40 solve).
+        self.polishing = bool(self.options["polishing"])
+        refine_iter = int(self.options.pop("polish_refine_iter"))
+        self.options["polishing"] = False
         self._rung = 0          # the rung OSQP's tolerance is set to
         self.kkt_tol = float(kkt_tol)
         params = problem.parameters()
@@ -298,9 +318,13 @@ class CanonicalQP:
             self._shift_y = _shift_index(np.cumsum([0] + [c.size for c in pp.constraints[:-1]]),
                                          [c.shape for c in pp.constraints], m, horizon)
         self._xy = None   # the last verified solution (x, y), for a shifted warm start
+        self._polisher = KktPolisher(self._P, self._A_indptr, self._A_indices, m, refine_iter) if self.polishing else None
         # Compile (or load) the numba kernels now rather than in the first cycle.
         q, _, a_data, l, u = self.evaluate({p: np.zeros(p.shape) for p in params})
         kkt_residuals(self._A_indptr, self._A_indices, a_data, *self._P, q, l, u, np.zeros(n), np.zeros(m))
+        objective(*self._P, q, np.zeros(n))
+        if self._polisher is not None:
+            self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, np.zeros(n), np.zeros(m))
 
     def param_view(self, parameter):
         """The slot of theta holding parameter's value: a writeable view of shape parameter.shape (column-major
@@ -345,6 +369,7 @@ class CanonicalQP:
         v = self._v
         q, d, a_data, l, u = v[self._sl_q], float(v[self._i_d]), v[self._sl_a], self._l, self._u
         osqp, ext = self._osqp, self._ext
+        t0 = time.perf_counter()
         ext.update_data_vec(q=q, l=l, u=u)
         if a_changed:
             ext.update_data_mat(P_x=None, P_i=None, A_x=self._ax, A_i=self._ax_idx)   # refactorises the KKT matrix
@@ -352,29 +377,35 @@ class CanonicalQP:
             ext.warm_start(np.zeros(self.n_variables), np.zeros(self.n_constraints))
         elif shift and self._shift_x is not None and self._xy is not None:
             ext.warm_start(self._xy[0][self._shift_x], self._xy[1][self._shift_y])
-        run_s, iters, solves, verified = 0.0, 0, 0, False
+        iters, solves, verified = 0, 0, False
         for rung in range(len(self.ladder)):
             if rung != self._rung:
                 osqp.update_settings(eps_abs=self.ladder[rung], eps_rel=self.ladder[rung])
                 self._rung = rung
             ext.solve()
-            info, x = ext.info, ext.solution.x
-            run_s, iters, solves = run_s + info.run_time, iters + info.iter, solves + 1
-            verified = self._check(a_data, q, l, u, info.status_val, x, ext.solution.y)
+            info, sol = ext.info, ext.solution
+            x, y = sol.x, sol.y
+            if self._polisher is not None and info.status_val == _OSQP_SOLVED and self._polisher.polish(
+                    self._A_indptr, a_data, self._P, q, l, u, x, y):
+                x, y = self._polisher.x, self._polisher.y
+            iters, solves = iters + info.iter, solves + 1
+            verified = self._check(a_data, q, l, u, info.status_val, x, y)
             if verified:
                 break
+        run_s = time.perf_counter() - t0
         if self._rung > 0:
             self._rung = 0
             osqp.update_settings(eps_abs=self.ladder[0], eps_rel=self.ladder[0])
         ok = bool(info.status_val == _OSQP_SOLVED and np.all(np.isfinite(x)))
         self._cold = not ok
-        self._xy = (x.copy(), ext.solution.y.copy()) if ok and verified else None
+        x = x.copy()   # the polisher's arrays are overwritten by the next solve
+        self._xy = (x, y.copy()) if ok and verified else None
         values_out = {}
         if ok:
             for v, (off, size, shape) in self._var_slices.items():
                 values_out[v] = np.reshape(x[off:off + size], shape, order="F")
         return QpSolution(values=values_out, status=self._status_map.get(info.status_val, "solver_error"),
-                          ok=ok, verified=verified and ok, cost=float(info.obj_val) + d if ok else float("nan"),
+                          ok=ok, verified=verified and ok, cost=objective(*self._P, q, x) + d if ok else float("nan"),
                           solve_ms=1e3 * float(run_s), iterations=int(iters), solves=solves)
 
     def _check(self, a_data, q, l, u, status_val, x, y):
