@@ -319,6 +319,23 @@ def linearisation_data(r0_H, r_guess_H, keep_out_radius_m, closing_origin_m, spe
         vmax_s[k] = (speed_min_m_s + gain_per_s * max(ranges[k] - closing_origin_m, 0.0)) / velocity_scale_m_s
 
 
+@njit(cache=True)
+def plan_si(X, U, D, a_max, x_plan, u_plan):
+    """Scaled plan (X (N+1, 6), U (N, 3)) in SI: x_plan = X D (m, m/s), u_plan = a_max U clipped to +-a_max
+    (m/s^2), written in place. Returns True when both are finite."""
+    finite = True
+    for k in range(X.shape[0]):
+        for i in range(6):
+            x_plan[k, i] = X[k, i] * D[i]
+            finite &= np.isfinite(x_plan[k, i])
+    for k in range(U.shape[0]):
+        for i in range(3):
+            a = U[k, i] * a_max
+            finite &= np.isfinite(a)
+            u_plan[k, i] = min(max(a, -a_max), a_max)
+    return finite
+
+
 def terminal_box(K, P):
     """Half-widths t (6,) of the terminal box |z| <= t (scaled state error z): inside the largest sublevel set
     z'Pz <= c on which |K z| <= 1 per axis (c = min_i 1 / (K_i P^-1 K_i')), shaped as 1/sqrt(diag P) and
@@ -660,11 +677,15 @@ class RelativeMPC(HcwLqController):
         self._no_epigraph = np.zeros((N, 3), order="F")   # reference_data's offsets without a fuel term
         self._q_diag = np.diag(Q_s).copy()
         self._guess = np.empty((N, 3))
+        self._slots_ref, self._slots_lin = self._reference_slots(), (self._pv[self._e], self._pv[self._vmax])
+        self._slot_ref_cost = self._pv[self._ref_cost]
         # Compile or load the kernels now, not in a cycle.
         reference_data(*(np.zeros(s) for s in (6, (N + 1, 6), (N, 3))), self._D, 1.0, self._q_diag,
-                       self.P_scaled, 1.0, 0.0, *self._reference_slots())
-        linearisation_data(np.ones(3), np.ones((N, 3)), 0.5, 0.5, 1.0, 0.0, 1.0, self._pv[self._e],
-                           self._pv[self._vmax])
+                       self.P_scaled, 1.0, 0.0, *self._slots_ref)
+        linearisation_data(np.ones(3), np.ones((N, 3)), 0.5, 0.5, 1.0, 0.0, 1.0, *self._slots_lin)
+        for order in "CF":   # the fast path's plan is a column-major view of its solution
+            plan_si(np.ones((N + 1, 6), order=order), np.ones((N, 3), order=order), self._D, 1.0,
+                    np.empty((N + 1, 6)), np.empty((N, 3)))
         if model == "ya":
             self.ya_matrices(0.0)
         if self.passive_safety_s > 0.0:
@@ -775,10 +796,10 @@ class RelativeMPC(HcwLqController):
             pv[self._w_fuel][...] = w
             fuel_off = _EPIGRAPH_OFFSET if w == 0.0 else 0.0
         ref_cost = reference_data(x0, xref, uref, D, self.a_max, self._q_diag, self.P_scaled, self.R_scaled[0, 0],
-                                  fuel_off, *self._reference_slots())
+                                  fuel_off, *self._slots_ref)
         if not np.isfinite(ref_cost):
             return self._fail("invalid_input", x0, t_start)
-        pv[self._ref_cost][...] = ref_cost
+        self._slot_ref_cost[...] = ref_cost
         if self.cone_faces:
             pv[self._cone_F][...], pv[self._cone_G][...] = self._cone
         if self.model == "ya":
@@ -801,7 +822,7 @@ class RelativeMPC(HcwLqController):
         for _ in range(passes):
             linearisation_data(x0[0:3], guess, self.keep_out_radius_m, self.closing_origin_m,
                                self.closing_speed_min_m_s, self.closing_speed_gain_per_s, self.velocity_scale_m_s,
-                               pv[self._e], pv[self._vmax])
+                               *self._slots_lin)
             if self.approach_ellipsoid_m is not None:
                 pv[self._ae_h][...], pv[self._ae_b][...], pv[self._ae_w][...] = approach_ellipsoid_data(
                     guess, xref[1:, 0:3], self.approach_ellipsoid_m, self.corridor_half_width_m, self.length_scale_m)
@@ -822,14 +843,14 @@ class RelativeMPC(HcwLqController):
             solve_ms += ms
             if status not in _OK_STATUSES or X is None or U is None:
                 return self._fail(status, x0, t_start, solve_ms)
-            x_plan = np.ascontiguousarray(X * D[None, :])
+            x_plan, u_plan = np.empty((N + 1, 6)), np.empty((N, 3))
+            finite = plan_si(X, U, D, self.a_max, x_plan, u_plan)
             guess[:] = x_plan[1:, 0:3]
-        u_plan = np.clip(U * self.a_max, -self.a_max, self.a_max)
         ko_m = 0.0
         if self.keep_out_radius_m > 0.0 and s_ko is not None:
-            ko_m = max(float(np.max(s_ko)), 0.0) * self.length_scale_m
-        cl_m_s = max(float(np.max(s_cl)), 0.0) * self.velocity_scale_m_s if s_cl is not None else 0.0
-        slack = {name: max(float(np.max(v)), 0.0) if v is not None else float("nan")
+            ko_m = max(float(s_ko.max()), 0.0) * self.length_scale_m
+        cl_m_s = max(float(s_cl.max()), 0.0) * self.velocity_scale_m_s if s_cl is not None else 0.0
+        slack = {name: max(float(v.max()), 0.0) if v is not None else float("nan")
                  for name, v in zip(self._slacks, extra)}
         cone_m = slack.get("cone", 0.0) * self.length_scale_m
         ae_m = 0.0
@@ -837,15 +858,15 @@ class RelativeMPC(HcwLqController):
             h = pv[self._ae_h]
             ae_m = slack["ae"] * self.length_scale_m / max(float(np.min(np.linalg.norm(h, axis=1))), 1.0)
         cost = float(cost)
-        if not (np.all(np.isfinite(x_plan)) and np.all(np.isfinite(u_plan))
-                and np.isfinite(ko_m) and np.isfinite(cl_m_s) and np.isfinite(cost)):
+        if not (finite and np.isfinite(ko_m) and np.isfinite(cl_m_s) and np.isfinite(cost)):
             return self._fail("non_finite_solution", x0, t_start, solve_ms)
+        x_plan.flags.writeable = u_plan.flags.writeable = False   # fresh arrays, handed out read-only
         self._prev_x_plan = x_plan
         drift_m = float("nan")
         if self.passive_safety_s > 0.0:
             drift_m = plan_drift_min_range(self.n, x_plan, self.passive_safety_s, DRIFT_SAMPLE_S)
         return MpcResult(
-            u0_H=readonly_array(u_plan[0]), u_plan=readonly_array(u_plan), x_plan=readonly_array(x_plan),
+            u0_H=readonly_array(u_plan[0]), u_plan=u_plan, x_plan=x_plan,
             status=status, ok=True, solve_ms=solve_ms,
             compute_ms=self._ms_since(t_start),
             max_slack=max(ko_m, cl_m_s, cone_m, ae_m), max_keep_out_slack_m=ko_m, max_closing_slack_m_s=cl_m_s,

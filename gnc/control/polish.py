@@ -17,7 +17,7 @@ from numba import njit
 
 from gnc.control.ldl import ldl_numeric, ldl_solve, ldl_symbolic, min_degree_order
 
-POLISH_DELTA = 1e-6   # regularisation d (OSQP's polishing default)
+POLISH_DELTA = 1e-6
 
 
 class KktPolisher:
