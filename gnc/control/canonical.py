@@ -49,6 +49,10 @@ DEFAULT_OSQP_OPTIONS = {
 # passes the KKT check (see CanonicalQP). On the default mission 3e-2 passes in ~97 % of cycles.
 DEFAULT_LADDER = (3e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 _OSQP_SOLVED = 1  # OSQP's status_val for 'solved'
+# Refinement steps (at most; they stop at round-off) added to a polished solution that failed the KKT check,
+# before the next rung: one step, the default polish_refine_iter, suffices in warm cycles; cold starts need up to
+# ~30 (regularised and exact KKT matrices then differ more).
+_EXTRA_REFINE = 40
 
 
 @njit(cache=True)
@@ -124,15 +128,17 @@ def kkt_residuals(A_indptr, A_indices, A_data, P_indptr, P_indices, P_data, q, l
         dual_scale = max(dual_scale, abs(Pz), abs(q[j]), abs(Aty))
     prim = 0.0
     compl = 0.0
+    prim_scale = 1.0
     scale = 1.0
     for i in range(m):
         prim = max(prim, Az[i] - u[i], l[i] - Az[i])
+        prim_scale = max(prim_scale, abs(Az[i]))
         scale = max(scale, abs(Az[i]), abs(y[i]))
         if y[i] > 0.0:
             compl = max(compl, min(y[i], u[i] - Az[i]))
         elif y[i] < 0.0:
             compl = max(compl, min(-y[i], Az[i] - l[i]))
-    return prim / scale, dual / dual_scale, compl / scale
+    return prim / prim_scale, dual / dual_scale, compl / scale
 
 
 def _csr_parts(matrix):
@@ -324,7 +330,8 @@ class CanonicalQP:
         kkt_residuals(self._A_indptr, self._A_indices, a_data, *self._P, q, l, u, np.zeros(n), np.zeros(m))
         objective(*self._P, q, np.zeros(n))
         if self._polisher is not None:
-            self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, np.zeros(n), np.zeros(m))
+            self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, np.zeros(n), np.zeros(m), 1.0)
+            self._polisher.refine(1)
 
     def param_view(self, parameter):
         """The slot of theta holding parameter's value: a writeable view of shape parameter.shape (column-major
@@ -385,11 +392,14 @@ class CanonicalQP:
             ext.solve()
             info, sol = ext.info, ext.solution
             x, y = sol.x, sol.y
-            if self._polisher is not None and info.status_val == _OSQP_SOLVED and self._polisher.polish(
-                    self._A_indptr, a_data, self._P, q, l, u, x, y):
+            polished = (self._polisher is not None and info.status_val == _OSQP_SOLVED
+                        and self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, x, y, ext.get_settings().rho))
+            if polished:
                 x, y = self._polisher.x, self._polisher.y
             iters, solves = iters + info.iter, solves + 1
             verified = self._check(a_data, q, l, u, info.status_val, x, y)
+            if not verified and polished and self._polisher.refine(_EXTRA_REFINE):   # short of the tolerance only?
+                verified = self._check(a_data, q, l, u, info.status_val, x, y)
             if verified:
                 break
         run_s = time.perf_counter() - t0

@@ -3,7 +3,8 @@
 As OSQP's own polishing (Stellato et al., "OSQP: an operator splitting solver for quadratic programs",
 Math. Prog. Comp. 2020, sec. 4), but on a KKT matrix whose pattern never changes, so that its ordering and
 symbolic analysis are done once: row i of A is active at the lower bound when z_i - l_i < -y_i, at the upper
-when u_i - z_i < y_i (z = Az, y the ADMM multipliers; rows with l_i = u_i always), and the polished (x, y)
+when u_i - z_i < y_i (y the ADMM multipliers, z = Ax + y / rho projected onto [l, u], ADMM's own z at a fixed
+point; rows with l_i = u_i always), and the polished (x, y)
 solves
     [P + dI   A'] [x]   [-q ]
     [A      -E ] [y] = [ b ]      E_ii = d, b_i = the active bound (active rows);  A_i = 0, E_ii = 1, b_i = 0
@@ -17,7 +18,8 @@ from numba import njit
 
 from gnc.control.ldl import ldl_numeric, ldl_solve, ldl_symbolic, min_degree_order
 
-POLISH_DELTA = 1e-6
+POLISH_DELTA = 1e-6   # regularisation d (OSQP's polishing default)
+REFINE_STOP = 1e-13   # refinement stops at a correction below this, relative to max(1, |solution|_inf)
 
 
 class KktPolisher:
@@ -60,13 +62,21 @@ class KktPolisher:
         self._active = np.zeros(m, dtype=np.int64)
         self.x, self.y = np.zeros(n), np.zeros(m)   # the last polished solution
 
-    def polish(self, A_indptr, A_data, P, q, l, u, x, y):
-        """Polish (x, y) (ADMM's primal and dual iterates) on the problem with A's values A_data, q, l, u;
-        the result in self.x, self.y. Returns False when the factorisation failed."""
-        return polish_kkt(A_indptr, self._A_row, A_data, P[0], P[1], P[2], q, l, u, x, y, self._P_upper,
+    def polish(self, A_indptr, A_data, P, q, l, u, x, y, rho):
+        """Polish (x, y) (ADMM's primal and dual iterates, rho its step size on inequality rows) on the problem
+        with A's values A_data, q, l, u; the result in self.x, self.y. Returns False when the factorisation
+        failed."""
+        self._last = (A_indptr, A_data, P)
+        return polish_kkt(A_indptr, self._A_row, A_data, P[0], P[1], P[2], q, l, u, x, y, rho, self._P_upper,
                           self._pos_P, self._pos_xd, self._pos_A, self._pos_yd, self._perm, self._Kp, self._Ki,
                           self._Kx, self._parent, self._Lp, self._Li, self._Lx, self._D, self._work, self._active,
                           self.refine_iter, self.x, self.y)
+
+    def refine(self, steps):
+        """steps more refinement steps of the last polish (same data); the result in self.x, self.y."""
+        A_indptr, A_data, P = self._last
+        return refine_kkt(A_indptr, self._A_row, A_data, P[0], P[1], P[2], self._active, self._perm, self._Lp,
+                          self._Li, self._Lx, self._D, self._work, steps, self.x, self.y)
 
 
 @njit(cache=True)
@@ -90,7 +100,7 @@ def _kkt_matvec(A_indptr, A_row, A_data, P_ptr, P_idx, P_dat, active, n, z, out)
 
 
 @njit(cache=True)
-def polish_kkt(A_indptr, A_row, A_data, P_ptr, P_idx, P_dat, q, l, u, x, y, P_upper, pos_P, pos_xd, pos_A, pos_yd,
+def polish_kkt(A_indptr, A_row, A_data, P_ptr, P_idx, P_dat, q, l, u, x, y, rho, P_upper, pos_P, pos_xd, pos_A, pos_yd,
                perm, Kp, Ki, Kx, parent, Lp, Li, Lx, D, work, active, refine_iter, x_out, y_out):
     """KktPolisher.polish's kernel: active set from (x, y), factorise, solve, refine; (x_out, y_out)."""
     n, m = x.shape[0], l.shape[0]
@@ -101,6 +111,8 @@ def polish_kkt(A_indptr, A_row, A_data, P_ptr, P_idx, P_dat, q, l, u, x, y, P_up
     for j in range(n):
         for k in range(A_indptr[j], A_indptr[j + 1]):
             z[A_row[k]] += A_data[k] * x[j]
+    for i in range(m):   # ADMM's z: the projection of Ax + y / rho onto [l, u]
+        z[i] = min(max(z[i] + y[i] / rho, l[i]), u[i])
     for i in range(m):
         if l[i] == u[i] or z[i] - l[i] < -y[i]:
             active[i] = -1
@@ -130,17 +142,35 @@ def polish_kkt(A_indptr, A_row, A_data, P_ptr, P_idx, P_dat, q, l, u, x, y, P_up
     ldl_solve(nk, Lp, Li, Lx, D, tmp)
     for k in range(nk):
         sol[perm[k]] = tmp[k]
-    for _ in range(refine_iter):   # residual of the unregularised system, corrected with the regularised factor
+    return refine_kkt(A_indptr, A_row, A_data, P_ptr, P_idx, P_dat, active, perm, Lp, Li, Lx, D, work, refine_iter,
+                      x_out, y_out)
+
+
+@njit(cache=True)
+def refine_kkt(A_indptr, A_row, A_data, P_ptr, P_idx, P_dat, active, perm, Lp, Li, Lx, D, work, steps, x_out, y_out):
+    """Up to steps of iterative refinement of polish_kkt's solution (work[1]): the residual of the unregularised
+    system, corrected with the regularised factor, until a correction is below REFINE_STOP relative; the result
+    in (x_out, y_out). Returns True when finite."""
+    n = x_out.shape[0]
+    nk = work.shape[1]
+    rhs, sol, tmp, corr = work[0], work[1], work[2], work[3]
+    for _ in range(steps):
         _kkt_matvec(A_indptr, A_row, A_data, P_ptr, P_idx, P_dat, active, n, sol, tmp)
         for k in range(nk):
             tmp[k] = rhs[k] - tmp[k]
         for k in range(nk):
             corr[k] = tmp[perm[k]]
         ldl_solve(nk, Lp, Li, Lx, D, corr)
+        size = 1.0
+        step = 0.0
         for k in range(nk):
             sol[perm[k]] += corr[k]
+            size = max(size, abs(sol[perm[k]]))
+            step = max(step, abs(corr[k]))
+        if step <= REFINE_STOP * size:   # converged to round-off
+            break
     for j in range(n):
         x_out[j] = sol[j]
-    for i in range(m):
+    for i in range(nk - n):
         y_out[i] = sol[n + i]
     return np.all(np.isfinite(sol))
