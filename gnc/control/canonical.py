@@ -42,7 +42,7 @@ from gnc.control.polish import KktPolisher
 # shifted warm start) -25 % CPU per solve against rho = 1 checked every iteration. (One or two polish
 # refinement steps instead of 3 fail the KKT check from cold, random starts.)
 DEFAULT_OSQP_OPTIONS = {
-    "polishing": True, "polish_refine_iter": 1, "max_iter": 4000,
+    "polishing": True, "polish_refine_iter": 3, "max_iter": 4000,
     "scaling": 0, "rho": 0.1, "adaptive_rho": True, "adaptive_rho_interval": 25, "check_termination": 3,
 }
 # ADMM tolerances (eps_abs = eps_rel), coarse to fine, tried in turn until the polished solution
