@@ -786,6 +786,9 @@ class RelativeMPC(HcwLqController):
         N = self.horizon
         no_plan = uref is None
         x0, xref, uref = self._check_inputs(x0, xref, uref)
+        # Own writeable C-ordered copies: a read-only array (the executive passes some) or another layout would
+        # make numba compile another specialisation of the kernels below, in flight.
+        x0, xref, uref = np.array(x0, order="C"), np.array(xref, order="C"), np.array(uref, order="C")
         D, pv = self._D, self._pv
         # cvxpy's cached OSQP (the cvxpy path with solver OSQP) needs to know whether x0 changed (_solve_cvxpy).
         x0_unchanged = (self.solver == "OSQP" and self._x0.value is not None
@@ -837,6 +840,7 @@ class RelativeMPC(HcwLqController):
                     status, ms, cost = self._solve_cvxpy(x0_unchanged)
                     ms += sol.solve_ms if sol is not None else 0.0
                     X, U, s_ko, s_cl, *extra = (v.value for v in self._plan_vars)
+                    X, U = np.asfortranarray(X), np.asfortranarray(U)   # the layout plan_si is compiled for
             except Exception as exc:  # any solver failure becomes a safe command, never a crash
                 return self._fail(f"solver_error: {type(exc).__name__}", x0, t_start)
             x0_unchanged, shift = True, False
