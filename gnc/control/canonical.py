@@ -17,12 +17,15 @@ At construction cvxpy's own OSQP interface (``chain.solver.solve_via_data`` with
 sets an OSQP instance up from data evaluated at generic (pseudo-random) parameter values, so that
 every structurally non-zero entry of A is stored; the stored pattern is checked against the
 tensor's. (OSQP is a requirement of cvxpy; flight code reaches it through cvxpy and imports neither
-osqp nor scipy.) Each solve updates q, l, u, and the parametric entries of A only when they changed
-(that costs OSQP a numeric refactorisation), and warm-starts from the previous iterate (cold after a
-failure) or, for a receding-horizon caller (horizon given, solve(shift=True)), from the last verified
-solution, primal and dual, advanced by one step. Accuracy comes from OSQP's polishing, checked here:
-ADMM runs to a coarse tolerance, the polished solution must pass a KKT check (feasibility, stationarity, multiplier signs), and when it
-does not ADMM continues to the next, finer tolerance of a ladder (CanonicalQP).
+osqp nor scipy.) A caller writes parameter values straight into theta (param_view) and calls
+solve_current, or passes them as a dict (solve). Each solve evaluates the data in one numba kernel, updates
+q, l, u, and the parametric entries of A only when they changed (that costs OSQP a numeric refactorisation),
+and warm-starts from the previous iterate (cold after a failure) or, for a receding-horizon caller (horizon
+given, shift=True), from the last verified solution, primal and dual, advanced by one step. Accuracy comes
+from polishing (gnc.control.polish: the KKT system on ADMM's active set, on a pattern ordered and analysed
+once at construction; OSQP's own polishing, which redoes that every solve, is off), checked here: ADMM runs
+to a coarse tolerance, the polished solution must pass a KKT check (feasibility, stationarity, multiplier
+signs), and when it does not ADMM continues to the next, finer tolerance of a ladder (CanonicalQP).
 """
 
 import time
@@ -39,8 +42,8 @@ from gnc.control.polish import KktPolisher
 # re-equilibration on every update of A. rho adapts at a fixed iteration interval, which keeps the
 # iterates (and so a closed loop) deterministic; OSQP's default interval (0) adapts on wall-clock time.
 # rho = 0.1 and a termination check every 3rd iteration: measured on the default mission at N = 40 (replayed,
-# shifted warm start) -25 % CPU per solve against rho = 1 checked every iteration. (One or two polish
-# refinement steps instead of 3 fail the KKT check from cold, random starts.)
+# shifted warm start) -25 % CPU per solve against rho = 1 checked every iteration. "polishing" and
+# "polish_refine_iter" (refinement steps, stopping early at round-off) set CanonicalQP's own polishing.
 DEFAULT_OSQP_OPTIONS = {
     "polishing": True, "polish_refine_iter": 3, "max_iter": 4000,
     "scaling": 0, "rho": 0.1, "adaptive_rho": True, "adaptive_rho_interval": 25, "check_termination": 3,
@@ -196,10 +199,10 @@ class CanonicalQP:
     shifted warm start (every variable and constraint block whose first axis has N or N + 1 entries is
     taken as step-indexed). Raises ValueError if the problem does not fit.
 
-    Each solve: ADMM to a coarse tolerance, then OSQP's polishing (the KKT system solved on the
-    active set ADMM identified); the result is accepted when it passes the KKT check. A wrong
-    active-set guess fails it: ADMM then continues from its iterate to the next tolerance of the
-    ladder and polishes again. When no rung passes, the last result is accepted on OSQP's own
+    Each solve: ADMM to a coarse tolerance, then polishing (gnc.control.polish: the KKT system solved on
+    the active set ADMM identified); the result is accepted when it passes the KKT check, if need be after
+    more refinement steps. A wrong active-set guess fails it: ADMM then continues from its iterate to the
+    next tolerance of the ladder and polishes again. When no rung passes, the last result is accepted on OSQP's own
     'solved' status (``verified`` is then False).
     """
 

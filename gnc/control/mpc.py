@@ -73,8 +73,10 @@ Solve paths
 -----------
 ``path="cvxpy"``: ``problem.solve`` with a cvxpy solver (Clarabel by default): cvxpy's compiled DPP path.
 ``path="fast"``: the same problem through cvxpy's canonical problem data and one OSQP instance set up
-once (``gnc.control.canonical``): per cycle one sparse mat-vec, OSQP vector updates (its constraint
-matrix values only when the keep-out normals changed), warm start from the last plan shifted by one step.
+once (``gnc.control.canonical``): per cycle numba kernels write the scaled parameters straight into the
+canonical parameter vector, one sparse mat-vec, OSQP vector updates (its constraint matrix values only when
+the keep-out normals changed), warm start from the last plan shifted by one step, polishing on a KKT
+pattern analysed once (``gnc.control.polish``).
 """
 
 from dataclasses import dataclass
