@@ -17,27 +17,33 @@ At construction cvxpy's own OSQP interface (``chain.solver.solve_via_data`` with
 sets an OSQP instance up from data evaluated at generic (pseudo-random) parameter values, so that
 every structurally non-zero entry of A is stored; the stored pattern is checked against the
 tensor's. (OSQP is a requirement of cvxpy; flight code reaches it through cvxpy and imports neither
-osqp nor scipy.) Each solve updates q, l, u, and the parametric entries of A only when they changed
-(that costs OSQP a numeric refactorisation), and warm-starts from the previous iterate (cold after a
-failure) or, for a receding-horizon caller (horizon given, solve(shift=True)), from the last verified
-solution, primal and dual, advanced by one step. Accuracy comes from OSQP's polishing, checked here:
-ADMM runs to a coarse tolerance, the polished solution must pass a KKT check (feasibility, stationarity, multiplier signs), and when it
-does not ADMM continues to the next, finer tolerance of a ladder (CanonicalQP).
+osqp nor scipy.) A caller writes parameter values straight into theta (param_view) and calls
+solve_current, or passes them as a dict (solve). Each solve evaluates the data in one numba kernel, updates
+q, l, u, and the parametric entries of A only when they changed (that costs OSQP a numeric refactorisation),
+and warm-starts from the previous iterate (cold after a failure) or, for a receding-horizon caller (horizon
+given, shift=True), from the last verified solution, primal and dual, advanced by one step. Accuracy comes
+from polishing (gnc.control.polish: the KKT system on ADMM's active set, on a pattern ordered and analysed
+once at construction; OSQP's own polishing, which redoes that every solve, is off), checked here: ADMM runs
+to a coarse tolerance, the polished solution must pass a KKT check (feasibility, stationarity, multiplier
+signs), and when it does not ADMM continues to the next, finer tolerance of a ladder (CanonicalQP).
 """
 
+import time
 from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
 from numba import njit
 
+from gnc.control.polish import KktPolisher
+
 # OSQP settings of the fast path (CanonicalQP); callers may override any of them. The caller
 # non-dimensionalises the problem, so OSQP's own (Ruiz) scaling is off: it would also cost a
 # re-equilibration on every update of A. rho adapts at a fixed iteration interval, which keeps the
 # iterates (and so a closed loop) deterministic; OSQP's default interval (0) adapts on wall-clock time.
 # rho = 0.1 and a termination check every 3rd iteration: measured on the default mission at N = 40 (replayed,
-# shifted warm start) -25 % CPU per solve against rho = 1 checked every iteration. (One or two polish
-# refinement steps instead of 3 fail the KKT check from cold, random starts.)
+# shifted warm start) -25 % CPU per solve against rho = 1 checked every iteration. "polishing" and
+# "polish_refine_iter" (refinement steps, stopping early at round-off) set CanonicalQP's own polishing.
 DEFAULT_OSQP_OPTIONS = {
     "polishing": True, "polish_refine_iter": 3, "max_iter": 4000,
     "scaling": 0, "rho": 0.1, "adaptive_rho": True, "adaptive_rho_interval": 25, "check_termination": 3,
@@ -46,6 +52,10 @@ DEFAULT_OSQP_OPTIONS = {
 # passes the KKT check (see CanonicalQP). On the default mission 3e-2 passes in ~97 % of cycles.
 DEFAULT_LADDER = (3e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 _OSQP_SOLVED = 1  # OSQP's status_val for 'solved'
+# Refinement steps (at most; they stop at round-off) added to a polished solution that failed the KKT check,
+# before the next rung: one step, the default polish_refine_iter, suffices in warm cycles; cold starts need up to
+# ~30 (regularised and exact KKT matrices then differ more).
+_EXTRA_REFINE = 40
 
 
 @njit(cache=True)
@@ -56,6 +66,39 @@ def csr_matvec(indptr, indices, data, x, out):
         for k in range(indptr[i], indptr[i + 1]):
             acc += data[k] * x[indices[k]]
         out[i] = acc
+
+
+@njit(cache=True)
+def canonical_data(M_indptr, M_indices, M_data, theta, v, b_start, m_eq, l, u, a_start, ax_idx, ax, ax_sent):
+    """Canonical data at theta: v = M theta (module doc's stacked map; b from v[b_start], A's CSC data from
+    v[a_start]); l, u: OSQP's bounds, rows >= m_eq (inequalities) of l left as they are; ax = A's parametric
+    entries (A data at ax_idx). Returns True when ax differs from ax_sent, which then takes ax's values."""
+    csr_matvec(M_indptr, M_indices, M_data, theta, v)
+    for i in range(m_eq):
+        l[i] = -v[b_start + i]
+        u[i] = l[i]
+    for i in range(m_eq, u.shape[0]):
+        u[i] = v[b_start + i]
+    changed = False
+    for k in range(ax_idx.shape[0]):
+        a = v[a_start + ax_idx[k]]
+        if a != ax_sent[k]:
+            changed = True
+            ax_sent[k] = a
+        ax[k] = a
+    return changed
+
+
+@njit(cache=True)
+def objective(P_indptr, P_indices, P_data, q, z):
+    """1/2 z'Pz + q'z (P in CSC form)."""
+    acc = 0.0
+    for j in range(q.shape[0]):
+        Pz = 0.0
+        for k in range(P_indptr[j], P_indptr[j + 1]):
+            Pz += P_data[k] * z[P_indices[k]]
+        acc += (0.5 * Pz + q[j]) * z[j]
+    return acc
 
 
 @njit(cache=True)
@@ -88,15 +131,17 @@ def kkt_residuals(A_indptr, A_indices, A_data, P_indptr, P_indices, P_data, q, l
         dual_scale = max(dual_scale, abs(Pz), abs(q[j]), abs(Aty))
     prim = 0.0
     compl = 0.0
+    prim_scale = 1.0
     scale = 1.0
     for i in range(m):
         prim = max(prim, Az[i] - u[i], l[i] - Az[i])
+        prim_scale = max(prim_scale, abs(Az[i]))
         scale = max(scale, abs(Az[i]), abs(y[i]))
         if y[i] > 0.0:
             compl = max(compl, min(y[i], u[i] - Az[i]))
         elif y[i] < 0.0:
             compl = max(compl, min(-y[i], Az[i] - l[i]))
-    return prim / scale, dual / dual_scale, compl / scale
+    return prim / prim_scale, dual / dual_scale, compl / scale
 
 
 def _csr_parts(matrix):
@@ -128,8 +173,8 @@ class QpSolution:
     """One solve. values: variable -> array of its shape (empty when not ok); status: cvxpy's
     status string for OSQP's outcome; ok: status 'optimal' with a finite solution; verified: the
     solution passed the KKT check (relative primal, dual, complementarity residuals <= kkt_tol); cost:
-    objective value (NaN when not ok); solve_ms: OSQP's run time (ms) over all solves, including
-    refactorisation and polishing; iterations: ADMM iterations over all solves; solves: OSQP
+    objective value (NaN when not ok); solve_ms: the solver's wall time (ms): OSQP's updates
+    (refactorisation included) and solves and the polishing, all rungs; iterations: ADMM iterations over all solves; solves: OSQP
     solves (rungs of the tolerance ladder tried)."""
 
     values: dict
@@ -154,10 +199,10 @@ class CanonicalQP:
     shifted warm start (every variable and constraint block whose first axis has N or N + 1 entries is
     taken as step-indexed). Raises ValueError if the problem does not fit.
 
-    Each solve: ADMM to a coarse tolerance, then OSQP's polishing (the KKT system solved on the
-    active set ADMM identified); the result is accepted when it passes the KKT check. A wrong
-    active-set guess fails it: ADMM then continues from its iterate to the next tolerance of the
-    ladder and polishes again. When no rung passes, the last result is accepted on OSQP's own
+    Each solve: ADMM to a coarse tolerance, then polishing (gnc.control.polish: the KKT system solved on
+    the active set ADMM identified); the result is accepted when it passes the KKT check, if need be after
+    more refinement steps. A wrong active-set guess fails it: ADMM then continues from its iterate to the
+    next tolerance of the ladder and polishes again. When no rung passes, the last result is accepted on OSQP's own
     'solved' status (``verified`` is then False).
     """
 
@@ -171,6 +216,11 @@ class CanonicalQP:
         if not self.ladder:
             raise ValueError("the tolerance ladder needs at least one rung")
         self.options.update(eps_abs=self.ladder[0], eps_rel=self.ladder[0])
+        # Polishing is done here (gnc.control.polish: its KKT pattern is ordered once), not by OSQP, whose
+        # polishing orders and analyses a new reduced KKT matrix every solve (~2/3 of a warm N = 40 solve).
+        self.polishing = bool(self.options["polishing"])
+        refine_iter = int(self.options.pop("polish_refine_iter"))
+        self.options["polishing"] = False
         self._rung = 0          # the rung OSQP's tolerance is set to
         self.kkt_tol = float(kkt_tol)
         params = problem.parameters()
@@ -240,10 +290,10 @@ class CanonicalQP:
         nnz_a = len(a_rows)
         self._sl_q, self._i_d = slice(0, n), n
         self._sl_a = slice(n + 1, n + 1 + nnz_a)
-        self._sl_b = slice(n + 1 + nnz_a, n + 1 + nnz_a + m)
-        self._l = np.full(m, -np.inf)
+        self._b_start = n + 1 + nnz_a
         self._u = np.empty(m)
-        self._ax_sent = None
+        self._ax = np.empty(len(self._ax_idx))
+        self._ax_sent = np.full(len(self._ax_idx), np.nan)   # A's parametric entries OSQP holds (NaN: none yet)
         self._cold = False
 
         # OSQP set up by cvxpy's own interface on the canonical data; check its A pattern is ours.
@@ -255,7 +305,7 @@ class CanonicalQP:
         # Per cycle the solver object under osqp's Python class is called directly: that class's update and
         # solve copy and check their arguments and rebuild an info namespace every call (~0.3 ms at N = 40).
         self._ext = self._osqp._solver
-        self._l_osqp = np.full(m, -self._osqp.constant("OSQP_INFTY"))   # l as OSQP takes it (rows >= m_eq fixed)
+        self._l = np.full(m, -self._osqp.constant("OSQP_INFTY"))   # l as OSQP takes it (rows >= m_eq fixed)
         A_osqp = data["Ax"]
         if (A_osqp.shape != (m, n) or not np.array_equal(A_osqp.indices, self._A_indices)
                 or not np.array_equal(A_osqp.indptr, self._A_indptr)):
@@ -277,24 +327,42 @@ class CanonicalQP:
             self._shift_y = _shift_index(np.cumsum([0] + [c.size for c in pp.constraints[:-1]]),
                                          [c.shape for c in pp.constraints], m, horizon)
         self._xy = None   # the last verified solution (x, y), for a shifted warm start
+        self._polisher = KktPolisher(self._P, self._A_indptr, self._A_indices, m, refine_iter) if self.polishing else None
         # Compile (or load) the numba kernels now rather than in the first cycle.
         q, _, a_data, l, u = self.evaluate({p: np.zeros(p.shape) for p in params})
         kkt_residuals(self._A_indptr, self._A_indices, a_data, *self._P, q, l, u, np.zeros(n), np.zeros(m))
+        objective(*self._P, q, np.zeros(n))
+        if self._polisher is not None:
+            self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, np.zeros(n), np.zeros(m), 1.0)
+            self._polisher.refine(1)
 
-    def evaluate(self, values):
-        """Canonical data at parameter values {Parameter: array} in OSQP form: (q, d, A's CSC data,
-        l, u), as arrays owned by this object (overwritten by the next call)."""
+    def param_view(self, parameter):
+        """The slot of theta holding parameter's value: a writeable view of shape parameter.shape (column-major
+        in theta; 0-d for a scalar). Writing into it and calling solve_current() is solve() without the dict."""
+        col, size, shape = self._param_cols[parameter]
+        return self._theta[col:col + size].reshape(shape, order="F")
+
+    def _set(self, values):
+        if values.keys() != self._param_cols.keys():
+            raise ValueError("values must give every parameter of the problem")
         theta = self._theta
         for p, val in values.items():
             col, size, shape = self._param_cols[p]
             theta[col:col + size] = np.reshape(val, size, order="F") if shape else val
+
+    def _evaluate(self):
+        """Canonical data at the current theta; True when A's parametric entries changed."""
         indptr, indices, data = self._M
-        csr_matvec(indptr, indices, data, theta, self._v)
-        b = self._v[self._sl_b]
-        m_eq = self.n_equalities
-        self._l[:m_eq] = -b[:m_eq]
-        self._u[:m_eq] = -b[:m_eq]
-        self._u[m_eq:] = b[m_eq:]
+        return canonical_data(indptr, indices, data, self._theta, self._v, self._b_start, self.n_equalities,
+                              self._l, self._u, self._sl_a.start, self._ax_idx, self._ax, self._ax_sent)
+
+    def evaluate(self, values):
+        """Canonical data at parameter values {Parameter: array} in OSQP form: (q, d, A's CSC data,
+        l, u), as arrays owned by this object (overwritten by the next call; l's -infinity is -OSQP_INFTY).
+        (Marks A as changed for the next solve.)"""
+        self._set(values)
+        self._evaluate()
+        self._ax_sent[:] = np.nan
         return self._v[self._sl_q], float(self._v[self._i_d]), self._v[self._sl_a], self._l, self._u
 
     def solve(self, values, shift=False):
@@ -302,44 +370,55 @@ class CanonicalQP:
         the problem states them). shift: warm-start from the last verified solution advanced by one
         step (needs horizon; else the solver continues from its last iterate). Returns a QpSolution;
         OSQP errors propagate as exceptions."""
-        if values.keys() != self._param_cols.keys():
-            raise ValueError("values must give every parameter of the problem")
-        q, d, a_data, l, u = self.evaluate(values)
+        self._set(values)
+        return self.solve_current(shift)
+
+    def solve_current(self, shift=False):
+        """solve() at the parameter values now in theta (written through param_view)."""
+        a_changed = self._evaluate()
+        v = self._v
+        q, d, a_data, l, u = v[self._sl_q], float(v[self._i_d]), v[self._sl_a], self._l, self._u
         osqp, ext = self._osqp, self._ext
-        ax = a_data[self._ax_idx]
-        m_eq = self.n_equalities
-        self._l_osqp[:m_eq] = l[:m_eq]
-        ext.update_data_vec(q=q, l=self._l_osqp, u=u)
-        if self._ax_sent is None or not np.array_equal(ax, self._ax_sent):
-            ext.update_data_mat(P_x=None, P_i=None, A_x=ax, A_i=self._ax_idx)   # refactorises the KKT matrix
-            self._ax_sent = ax
+        t0 = time.perf_counter()
+        ext.update_data_vec(q=q, l=l, u=u)
+        if a_changed:
+            ext.update_data_mat(P_x=None, P_i=None, A_x=self._ax, A_i=self._ax_idx)   # refactorises the KKT matrix
         if self._cold:
             ext.warm_start(np.zeros(self.n_variables), np.zeros(self.n_constraints))
         elif shift and self._shift_x is not None and self._xy is not None:
             ext.warm_start(self._xy[0][self._shift_x], self._xy[1][self._shift_y])
-        run_s, iters, solves, verified = 0.0, 0, 0, False
+        iters, solves, verified = 0, 0, False
         for rung in range(len(self.ladder)):
             if rung != self._rung:
                 osqp.update_settings(eps_abs=self.ladder[rung], eps_rel=self.ladder[rung])
                 self._rung = rung
             ext.solve()
-            info, x = ext.info, ext.solution.x
-            run_s, iters, solves = run_s + info.run_time, iters + info.iter, solves + 1
-            verified = self._check(a_data, q, l, u, info.status_val, x, ext.solution.y)
+            info, sol = ext.info, ext.solution
+            x, y = sol.x, sol.y
+            polished = (self._polisher is not None and info.status_val == _OSQP_SOLVED
+                        and self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, x, y, ext.get_settings().rho))
+            if polished:
+                x, y = self._polisher.x, self._polisher.y
+            iters, solves = iters + info.iter, solves + 1
+            verified = self._check(a_data, q, l, u, info.status_val, x, y)
+            if not verified and polished and self._polisher.refine(_EXTRA_REFINE):   # short of the tolerance only?
+                verified = self._check(a_data, q, l, u, info.status_val, x, y)
             if verified:
                 break
+        run_s = time.perf_counter() - t0
         if self._rung > 0:
             self._rung = 0
             osqp.update_settings(eps_abs=self.ladder[0], eps_rel=self.ladder[0])
         ok = bool(info.status_val == _OSQP_SOLVED and np.all(np.isfinite(x)))
         self._cold = not ok
-        self._xy = (x.copy(), ext.solution.y.copy()) if ok and verified else None
+        x = x.copy()   # the polisher's arrays are overwritten by the next solve
+        self._xy = (x, y.copy()) if ok and verified else None
         values_out = {}
         if ok:
             for v, (off, size, shape) in self._var_slices.items():
                 values_out[v] = np.reshape(x[off:off + size], shape, order="F")
         return QpSolution(values=values_out, status=self._status_map.get(info.status_val, "solver_error"),
-                          ok=ok, verified=verified and ok, cost=float(info.obj_val) + d if ok else float("nan"),
+                          ok=ok, verified=verified and ok, cost=objective(*self._P, q, x) + d if ok else float("nan"),
                           solve_ms=1e3 * float(run_s), iterations=int(iters), solves=solves)
 
     def _check(self, a_data, q, l, u, status_val, x, y):

@@ -73,8 +73,10 @@ Solve paths
 -----------
 ``path="cvxpy"``: ``problem.solve`` with a cvxpy solver (Clarabel by default): cvxpy's compiled DPP path.
 ``path="fast"``: the same problem through cvxpy's canonical problem data and one OSQP instance set up
-once (``gnc.control.canonical``): per cycle one sparse mat-vec, OSQP vector updates (its constraint
-matrix values only when the keep-out normals changed), warm start from the last plan shifted by one step.
+once (``gnc.control.canonical``): per cycle numba kernels write the scaled parameters straight into the
+canonical parameter vector, one sparse mat-vec, OSQP vector updates (its constraint matrix values only when
+the keep-out normals changed), warm start from the last plan shifted by one step, polishing on a KKT
+pattern analysed once (``gnc.control.polish``).
 """
 
 from dataclasses import dataclass
@@ -266,6 +268,74 @@ def plan_drift_min_range(n, x_plan, horizon_s, sample_s):
     for k in range(x_plan.shape[0]):
         best = min(best, free_drift_min_range(n, x_plan[k], horizon_s, sample_s))
     return best
+
+
+@njit(cache=True)
+def reference_data(x0, xref, uref, D, a_max, q_diag, P, r_u, fuel_off, x0_s, xref_s, uref_s, off_hi, off_lo):
+    """Scaled reference parameters (module doc's scaling) written in place: x0_s (6,), xref_s (N+1, 6), uref_s
+    (N, 3) (references within _UREF_SNAP of the thrust bound set on it), and the fuel epigraph's offsets
+    off_hi, off_lo (N, 3): _EPIGRAPH_OFFSET where the bound makes that row redundant, else fuel_off.
+    Inputs SI: x0 (6,), xref (N+1, 6) [m, m/s], uref (N, 3) m/s^2, H; D (6,) the state scales.
+    Returns the constant of the expanded tracking cost, xr'Q xr + xr_N'P xr_N + r_u ur'ur, or NaN when an
+    input is not finite."""
+    N = uref.shape[0]
+    finite = True
+    for i in range(6):
+        x0_s[i] = x0[i] / D[i]
+        finite &= np.isfinite(x0[i])
+    ref = 0.0
+    for k in range(N + 1):
+        for i in range(6):
+            xr = xref[k, i] / D[i]
+            xref_s[k, i] = xr
+            finite &= np.isfinite(xr)
+            if k < N:
+                ref += q_diag[i] * xr * xr
+    for i in range(6):
+        for j in range(6):
+            ref += xref_s[N, i] * P[i, j] * xref_s[N, j]
+    for k in range(N):
+        for i in range(3):
+            ur = uref[k, i] / a_max
+            finite &= np.isfinite(ur)
+            hi = lo = fuel_off
+            if ur >= 1.0 - _UREF_SNAP:   # on (or beyond) the bound: exactly on it
+                ur, hi = 1.0, _EPIGRAPH_OFFSET
+            elif ur <= -1.0 + _UREF_SNAP:
+                ur, lo = -1.0, _EPIGRAPH_OFFSET
+            uref_s[k, i] = ur
+            off_hi[k, i] = hi
+            off_lo[k, i] = lo
+            ref += r_u * ur * ur
+    return ref if finite else np.nan
+
+
+@njit(cache=True)
+def linearisation_data(r0_H, r_guess_H, keep_out_radius_m, closing_origin_m, speed_min_m_s, gain_per_s,
+                       velocity_scale_m_s, normals, vmax_s):
+    """keep_out_normals about r_guess_H written into normals (N, 3), and the closing-speed limit at their
+    ranges, scaled by velocity_scale_m_s (m/s), into vmax_s (N,) (closing_speed_limit from closing_origin_m)."""
+    e, ranges = keep_out_normals(r0_H, r_guess_H, keep_out_radius_m)
+    for k in range(ranges.shape[0]):
+        normals[k] = e[k]
+        vmax_s[k] = (speed_min_m_s + gain_per_s * max(ranges[k] - closing_origin_m, 0.0)) / velocity_scale_m_s
+
+
+@njit(cache=True)
+def plan_si(X, U, D, a_max, x_plan, u_plan):
+    """Scaled plan (X (N+1, 6), U (N, 3)) in SI: x_plan = X D (m, m/s), u_plan = a_max U clipped to +-a_max
+    (m/s^2), written in place. Returns True when both are finite."""
+    finite = True
+    for k in range(X.shape[0]):
+        for i in range(6):
+            x_plan[k, i] = X[k, i] * D[i]
+            finite &= np.isfinite(x_plan[k, i])
+    for k in range(U.shape[0]):
+        for i in range(3):
+            a = U[k, i] * a_max
+            finite &= np.isfinite(a)
+            u_plan[k, i] = min(max(a, -a_max), a_max)
+    return finite
 
 
 def terminal_box(K, P):
@@ -602,9 +672,22 @@ class RelativeMPC(HcwLqController):
                                      horizon=N if model == "hcw" else None) if path == "fast" else None
         self.fallback_solves = 0
         self._prev_x_plan = None
-        self._last_values = {}
+        # Every parameter's value lives in one array: on the fast path its slot in the canonical parameter
+        # vector (written in place each cycle), else an array of its own (column-major, as the slots).
+        self._pv = {p: self.canonical.param_view(p) if self.canonical is not None else np.zeros(p.shape, order="F")
+                    for p in self.problem.parameters()}
+        self._no_epigraph = np.zeros((N, 3), order="F")   # reference_data's offsets without a fuel term
         self._q_diag = np.diag(Q_s).copy()
-        keep_out_normals(np.ones(3), np.ones((N, 3)), 0.5)   # compile or load the kernels now, not in a cycle
+        self._guess = np.empty((N, 3))
+        self._slots_ref, self._slots_lin = self._reference_slots(), (self._pv[self._e], self._pv[self._vmax])
+        self._slot_ref_cost = self._pv[self._ref_cost]
+        # Compile or load the kernels now, not in a cycle.
+        reference_data(*(np.zeros(s) for s in (6, (N + 1, 6), (N, 3))), self._D, 1.0, self._q_diag,
+                       self.P_scaled, 1.0, 0.0, *self._slots_ref)
+        linearisation_data(np.ones(3), np.ones((N, 3)), 0.5, 0.5, 1.0, 0.0, 1.0, *self._slots_lin)
+        for order in "CF":   # the fast path's plan is a column-major view of its solution
+            plan_si(np.ones((N + 1, 6), order=order), np.ones((N, 3), order=order), self._D, 1.0,
+                    np.empty((N + 1, 6)), np.empty((N, 3)))
         if model == "ya":
             self.ya_matrices(0.0)
         if self.passive_safety_s > 0.0:
@@ -650,7 +733,14 @@ class RelativeMPC(HcwLqController):
     def last_parameters(self):
         """Scaled parameter values of the last solve pass by parameter name: the data a reference
         solver needs to solve the very same problem."""
-        return {p.name(): v for p, v in self._last_values.items()}
+        return {p.name(): float(v) if v.ndim == 0 else v.copy() for p, v in self._pv.items()}
+
+    def _reference_slots(self):
+        """reference_data's outputs: the slots of x0, xref, uref and the fuel epigraph's offsets."""
+        pv = self._pv
+        if self._w_fuel is None:
+            return pv[self._x0], pv[self._xref], pv[self._uref], self._no_epigraph, self._no_epigraph
+        return pv[self._x0], pv[self._xref], pv[self._uref], pv[self._epi_off_hi], pv[self._epi_off_lo]
 
     def reset(self):
         """Forget the previous plan (keep-out normals come from the reference on the next solve)."""
@@ -660,10 +750,11 @@ class RelativeMPC(HcwLqController):
         self._prev_x_plan = None
         return super()._fail(status, x0, t_start, solve_ms)
 
-    def _solve_cvxpy(self, values, x0_unchanged):
-        """One solve through ``problem.solve``: (status, solver ms or NaN, objective value)."""
-        for p, v in values.items():
-            p.value = v
+    def _solve_cvxpy(self, x0_unchanged):
+        """One solve through ``problem.solve`` at the current parameter values: (status, solver ms or NaN,
+        objective value)."""
+        for p, v in self._pv.items():
+            p.value = v.copy()   # not the slot itself: cvxpy keeps the array it is given
         # cvxpy's cached-OSQP path sends only the changed bound vector; when x0 (the only data in
         # the lower bounds) is unchanged it updates u alone, which OSQP validates against its
         # internally *scaled* l, rejects with a printed error, and then solves the stale problem
@@ -697,95 +788,91 @@ class RelativeMPC(HcwLqController):
         N = self.horizon
         no_plan = uref is None
         x0, xref, uref = self._check_inputs(x0, xref, uref)
-        if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(xref)) and np.all(np.isfinite(uref))):
-            return self._fail("invalid_input", x0, t_start)
-
-        # Linearisation points for steps 1..N: previous plan shifted by one step, else the reference
-        # followed by `cold_start_refinements` re-solves about the plan just found.
-        if self._prev_x_plan is not None:
-            guess = np.empty((N, 3))
-            guess[:N - 1] = self._prev_x_plan[2:, 0:3]
-            guess[N - 1] = (self.A_H @ self._prev_x_plan[N])[0:3]
-            passes = 1
-        else:
-            guess = xref[1:, 0:3]
-            passes = 1 + self.cold_start_refinements
-        D = self._D
-        x0_s = x0 / D
-        xref_s = xref / D[None, :]
-        x0_unchanged = self._x0.value is not None and np.array_equal(self._x0.value, x0_s)
-        uref_s = uref / self.a_max
-        at_bound = np.abs(uref_s) >= 1.0 - _UREF_SNAP   # on (or beyond) the bound: exactly on it
-        uref_s = np.where(at_bound, np.sign(uref_s), uref_s)
-        values = {}
+        # Own writeable C-ordered copies: a read-only array (the executive passes some) or another layout would
+        # make numba compile another specialisation of the kernels below, in flight.
+        x0, xref, uref = np.array(x0, order="C"), np.array(xref, order="C"), np.array(uref, order="C")
+        D, pv = self._D, self._pv
+        # cvxpy's cached OSQP (the cvxpy path with solver OSQP) needs to know whether x0 changed (_solve_cvxpy).
+        x0_unchanged = (self.solver == "OSQP" and self._x0.value is not None
+                        and np.array_equal(self._x0.value, x0 / D))
+        fuel_off = 0.0
         if self._w_fuel is not None:
             w = self.fuel_weight if no_plan else self.plan_fuel_weight
-            off = _EPIGRAPH_OFFSET if w == 0.0 else 0.0
-            values = {self._w_fuel: w,
-                      self._epi_off_hi: np.where(at_bound & (uref_s > 0.0), _EPIGRAPH_OFFSET, off),
-                      self._epi_off_lo: np.where(at_bound & (uref_s < 0.0), _EPIGRAPH_OFFSET, off)}
-        values |= {self._x0: x0_s, self._xref: xref_s, self._uref: uref_s,
-                  self._ref_cost: float(np.sum(xref_s[:N] ** 2 * self._q_diag) + xref_s[N] @ self.P_scaled @ xref_s[N]
-                                        + self.R_scaled[0, 0] * np.sum(uref_s ** 2))}
+            pv[self._w_fuel][...] = w
+            fuel_off = _EPIGRAPH_OFFSET if w == 0.0 else 0.0
+        ref_cost = reference_data(x0, xref, uref, D, self.a_max, self._q_diag, self.P_scaled, self.R_scaled[0, 0],
+                                  fuel_off, *self._slots_ref)
+        if not np.isfinite(ref_cost):
+            return self._fail("invalid_input", x0, t_start)
+        self._slot_ref_cost[...] = ref_cost
         if self.cone_faces:
-            values[self._cone_F], values[self._cone_G] = self._cone
+            pv[self._cone_F][...], pv[self._cone_G][...] = self._cone
         if self.model == "ya":
             if theta_rad is None or not np.isfinite(theta_rad):
                 return self._fail("invalid_input", x0, t_start)
-            values[self._ya_A], values[self._ya_B] = self.ya_matrices(theta_rad)
+            pv[self._ya_A][...], pv[self._ya_B][...] = self.ya_matrices(theta_rad)
+
+        # Linearisation points for steps 1..N: previous plan shifted by one step, else the reference
+        # followed by `cold_start_refinements` re-solves about the plan just found.
+        guess = self._guess
+        if self._prev_x_plan is not None:
+            guess[:N - 1] = self._prev_x_plan[2:, 0:3]
+            guess[N - 1] = self.A_H[0:3] @ self._prev_x_plan[N]
+            passes = 1
+        else:
+            guess[:] = xref[1:, 0:3]
+            passes = 1 + self.cold_start_refinements
         solve_ms = 0.0
         shift = self._prev_x_plan is not None   # the first pass of a warm cycle: one step on from the last plan
         for _ in range(passes):
-            normals, ranges = keep_out_normals(x0[0:3], np.ascontiguousarray(guess), self.keep_out_radius_m)
-            vmax = closing_speed_limit(ranges, self.closing_origin_m, self.closing_speed_min_m_s,
-                                       self.closing_speed_gain_per_s)
-            values[self._e] = normals
-            values[self._vmax] = vmax / self.velocity_scale_m_s
+            linearisation_data(x0[0:3], guess, self.keep_out_radius_m, self.closing_origin_m,
+                               self.closing_speed_min_m_s, self.closing_speed_gain_per_s, self.velocity_scale_m_s,
+                               *self._slots_lin)
             if self.approach_ellipsoid_m is not None:
-                values[self._ae_h], values[self._ae_b], values[self._ae_w] = approach_ellipsoid_data(
+                pv[self._ae_h][...], pv[self._ae_b][...], pv[self._ae_w][...] = approach_ellipsoid_data(
                     guess, xref[1:, 0:3], self.approach_ellipsoid_m, self.corridor_half_width_m, self.length_scale_m)
-            self._last_values = dict(values)
             try:
-                sol = self.canonical.solve(values, shift) if self.canonical is not None else None
+                sol = self.canonical.solve_current(shift) if self.canonical is not None else None
                 if sol is not None and sol.verified:
                     status, ms, cost = sol.status, sol.solve_ms, sol.cost
                     X, U, s_ko, s_cl, *extra = (sol.values[v] for v in self._plan_vars)
                 else:
                     if sol is not None:   # the fast path's answer is in doubt: solve it again, exactly
                         self.fallback_solves += 1
-                    status, ms, cost = self._solve_cvxpy(values, x0_unchanged)
+                    status, ms, cost = self._solve_cvxpy(x0_unchanged)
                     ms += sol.solve_ms if sol is not None else 0.0
                     X, U, s_ko, s_cl, *extra = (v.value for v in self._plan_vars)
+                    X, U = np.asfortranarray(X), np.asfortranarray(U)   # the layout plan_si is compiled for
             except Exception as exc:  # any solver failure becomes a safe command, never a crash
                 return self._fail(f"solver_error: {type(exc).__name__}", x0, t_start)
             x0_unchanged, shift = True, False
             solve_ms += ms
             if status not in _OK_STATUSES or X is None or U is None:
                 return self._fail(status, x0, t_start, solve_ms)
-            x_plan = np.ascontiguousarray(X * D[None, :])
-            guess = x_plan[1:, 0:3]
-        u_plan = np.clip(U * self.a_max, -self.a_max, self.a_max)
+            x_plan, u_plan = np.empty((N + 1, 6)), np.empty((N, 3))
+            finite = plan_si(X, U, D, self.a_max, x_plan, u_plan)
+            guess[:] = x_plan[1:, 0:3]
         ko_m = 0.0
         if self.keep_out_radius_m > 0.0 and s_ko is not None:
-            ko_m = max(float(np.max(s_ko)), 0.0) * self.length_scale_m
-        cl_m_s = max(float(np.max(s_cl)), 0.0) * self.velocity_scale_m_s if s_cl is not None else 0.0
-        slack = {name: max(float(np.max(v)), 0.0) if v is not None else float("nan")
+            ko_m = max(float(s_ko.max()), 0.0) * self.length_scale_m
+        cl_m_s = max(float(s_cl.max()), 0.0) * self.velocity_scale_m_s if s_cl is not None else 0.0
+        slack = {name: max(float(v.max()), 0.0) if v is not None else float("nan")
                  for name, v in zip(self._slacks, extra)}
         cone_m = slack.get("cone", 0.0) * self.length_scale_m
         ae_m = 0.0
         if "ae" in slack:   # a_k over |h_k| (scaled) is the distance beyond the tangent plane or the tube
-            h = values[self._ae_h]
+            h = pv[self._ae_h]
             ae_m = slack["ae"] * self.length_scale_m / max(float(np.min(np.linalg.norm(h, axis=1))), 1.0)
         cost = float(cost)
-        if not (np.all(np.isfinite(x_plan)) and np.all(np.isfinite(u_plan))
-                and np.isfinite(ko_m) and np.isfinite(cl_m_s) and np.isfinite(cost)):
+        if not (finite and np.isfinite(ko_m) and np.isfinite(cl_m_s) and np.isfinite(cost)):
             return self._fail("non_finite_solution", x0, t_start, solve_ms)
+        x_plan.flags.writeable = u_plan.flags.writeable = False   # fresh arrays, handed out read-only
         self._prev_x_plan = x_plan
         drift_m = float("nan")
         if self.passive_safety_s > 0.0:
             drift_m = plan_drift_min_range(self.n, x_plan, self.passive_safety_s, DRIFT_SAMPLE_S)
         return MpcResult(
-            u0_H=readonly_array(u_plan[0]), u_plan=readonly_array(u_plan), x_plan=readonly_array(x_plan),
+            u0_H=readonly_array(u_plan[0]), u_plan=u_plan, x_plan=x_plan,
             status=status, ok=True, solve_ms=solve_ms,
             compute_ms=self._ms_since(t_start),
             max_slack=max(ko_m, cl_m_s, cone_m, ae_m), max_keep_out_slack_m=ko_m, max_closing_slack_m_s=cl_m_s,

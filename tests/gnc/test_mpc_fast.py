@@ -88,7 +88,8 @@ def test_canonical_data_is_cvxpys(fast):
     np.testing.assert_allclose(A, A_ref, rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(q, data["q"], rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(u, np.concatenate([data["b"], data["G"]]), rtol=1e-14, atol=1e-14)
-    np.testing.assert_allclose(l, np.concatenate([data["b"], np.full(len(data["G"]), -np.inf)]))
+    # OSQP's -infinity for the one-sided rows
+    np.testing.assert_allclose(l, np.concatenate([data["b"], np.full(len(data["G"]), -qp._osqp.constant("OSQP_INFTY"))]))
     P = sp.csc_matrix((qp._P[2], qp._P[1], qp._P[0]), shape=(qp.n_variables,) * 2).toarray()
     np.testing.assert_allclose(P, data["P"].toarray(), rtol=1e-14, atol=1e-14)
 
@@ -224,11 +225,11 @@ def test_failures_return_a_safe_command_and_recover(monkeypatch):
     assert not res.ok and np.all(res.u0_H == 0.0)
     ok = make_mpc(path="fast")
 
-    def boom(values):
+    def boom(shift=False):
         raise ValueError("forced failure")
 
     with monkeypatch.context() as mp:
-        mp.setattr(ok.canonical, "solve", boom)
+        mp.setattr(ok.canonical, "solve_current", boom)
         res = ok.solve(x0, xref)
     assert not res.ok and res.status.startswith("solver_error") and np.all(res.u0_H == 0.0)
     res = ok.solve(x0, xref)
