@@ -84,6 +84,10 @@ class NavConfig:
     thrust_scale_sigma: float = spec(0.0, unit="-", ge=0, lt=1,
                                      doc="prior sigma of a constant thrust-scale state (0: none; needs both "
                                          "bias states)")
+    camera_angle_sigma_rad: float = spec(0.0, unit="rad", ge=0, lt=0.5,
+                                         doc="assumed camera azimuth/elevation noise (0: no camera model)")
+    rel_gnss_sigma_m: float = spec(0.0, unit="m", ge=0, doc="assumed relative-GNSS noise per Hill axis "
+                                                            "(0: no relative-GNSS model)")
 
     def validate(self, path):
         if self.thrust_scale_sigma > 0 and self.angle_bias_sigma_rad == 0:

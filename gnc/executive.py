@@ -29,7 +29,8 @@ from gnc.models.rae import rae_from_rel
 from gnc.models.ya import mean_from_true, true_from_mean
 from gnc.nav.relnav import filter_from_config
 from gnc.frames import quat_from_dcm
-from gnc.ports import ActuatorCommand, AttitudeMeasurement, ImuSample, RaeMeasurement, VehicleIO
+from gnc.ports import (ActuatorCommand, AnglesMeasurement, AttitudeMeasurement, ImuSample, RaeMeasurement,
+                       RelPosMeasurement, VehicleIO)
 
 NS = 1_000_000_000
 
@@ -181,7 +182,12 @@ class Executive:
         so the first scheduled cycle meets its deadline."""
         n = self.cfg.nav
         scratch = filter_from_config(self.cfg.n_rad_s, n, x0_hat, P0, 0)
-        scratch.update(RaeMeasurement(self.nav_period_ns, *rae_from_rel(x0_hat[:3])))
+        rae = rae_from_rel(x0_hat[:3])
+        scratch.update(RaeMeasurement(self.nav_period_ns, *rae))
+        if n.camera_angle_sigma_rad > 0.0:
+            scratch.update(AnglesMeasurement(self.nav_period_ns, *rae[1:]))
+        if n.rel_gnss_sigma_m > 0.0:
+            scratch.update(RelPosMeasurement(self.nav_period_ns, tuple(x0_hat[:3])))
         scratch.predict_to(2 * self.nav_period_ns, np.zeros(3))
         MissionManager(self.cfg, 0, self.guidance.planners).update(0, x0_hat, P0, 0, 0, math.inf, 2,
                                                                     self.cfg.control.period_s)
@@ -211,6 +217,7 @@ class Executive:
                 self._attitude_sample(m)
             else:
                 rel.append(m)
+        rel.sort(key=lambda m: m.t_ns)  # lidar, camera and relative GNSS interleaved by time of validity
         outcomes, predicted = [], False
         for i, m in enumerate(rel):
             if m.t_ns < self.nav.t_ns and not self.nav.history_ns:

@@ -612,16 +612,21 @@ def filter_from_config(n_rad_s, nav, x0, P0, t0_ns) -> RelNavFilter:
     """The flight EKF for a ``gnc.config.NavConfig`` nav: RAE noise (range_sigma_m, angle_sigma_rad), gate,
     q_psd_m2_s3, thrust_noise_frac / thrust_noise_dir_rad, range/angle bias states when
     range_bias_sigma_m / angle_bias_sigma_rad > 0 (constant biases), a thrust-scale state when
-    thrust_scale_sigma > 0, a history of history_s for late samples. x0 (6,), P0 (6x6) at t0_ns."""
-    bias = {}
+    thrust_scale_sigma > 0, a history of history_s for late samples, the camera's and the relative GNSS's noise
+    models when camera_angle_sigma_rad / rel_gnss_sigma_m > 0. x0 (6,), P0 (6x6) at t0_ns."""
+    opts = {}
+    if nav.camera_angle_sigma_rad > 0.0:
+        opts["angles_R_diag"] = np.full(2, nav.camera_angle_sigma_rad ** 2)
+    if nav.rel_gnss_sigma_m > 0.0:
+        opts["relpos_R_diag"] = np.full(3, nav.rel_gnss_sigma_m ** 2)
     if nav.range_bias_sigma_m > 0.0:
-        bias["range_bias_sigma_m"] = nav.range_bias_sigma_m
+        opts["range_bias_sigma_m"] = nav.range_bias_sigma_m
     if nav.angle_bias_sigma_rad > 0.0:
-        bias["angle_bias_sigma_rad"] = nav.angle_bias_sigma_rad
+        opts["angle_bias_sigma_rad"] = nav.angle_bias_sigma_rad
     if nav.thrust_scale_sigma > 0.0:
-        bias["thrust_scale_sigma"] = nav.thrust_scale_sigma
+        opts["thrust_scale_sigma"] = nav.thrust_scale_sigma
     return RelNavFilter(n_rad_s, nav.q_psd_m2_s3,
                         np.array([nav.range_sigma_m, nav.angle_sigma_rad, nav.angle_sigma_rad]) ** 2,
                         nav.gate_chi2, x0, P0, t0_ns, thrust_noise_frac=nav.thrust_noise_frac,
                         thrust_noise_dir_rad=nav.thrust_noise_dir_rad, history_ns=round(nav.history_s * _NS_PER_S),
-                        **bias)
+                        **opts)
