@@ -84,6 +84,10 @@ class NavConfig:
     thrust_scale_sigma: float = spec(0.0, unit="-", ge=0, lt=1,
                                      doc="prior sigma of a constant thrust-scale state (0: none; needs both "
                                          "bias states)")
+    init_los_sigma_rad: float = spec(0.0, unit="rad", ge=0, lt=0.5,
+                                     doc="> 0: the initial position sigma is init_pos_sigma_m along the line of "
+                                         "sight and range x this across it (an angles-only prior: direction known, "
+                                         "range not); 0: init_pos_sigma_m on every axis")
     camera_angle_sigma_rad: float = spec(0.0, unit="rad", ge=0, lt=0.5,
                                          doc="assumed camera azimuth/elevation noise (0: no camera model)")
     rel_gnss_sigma_m: float = spec(0.0, unit="m", ge=0, doc="assumed relative-GNSS noise per Hill axis "

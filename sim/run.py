@@ -17,6 +17,7 @@ from gnc.executive import Executive
 from gnc.guidance.docking import DockMonitor
 from gnc.guidance.modes import Mode
 from gnc.guidance.plan import optimality_summary, plan_mission
+from gnc.nav.relnav import initial_covariance
 from sim.chaser6dof import attach_chaser
 from sim.faults import FaultClock, inject_flight_faults, thruster_failures, with_attitude_faults, with_faults
 from sim.forces import ForceModel
@@ -115,11 +116,11 @@ def build(scn: Scenario, seed: int):
     io = SimVehicleIO(world, with_faults(sensor, scn.faults, fault_rng) if scn.sensors.lidar else None, imu,
                       star_tracker, round(s.latency_s * NS), cam and CameraSensor.from_config(cam, cam_rng),
                       gnss and RelGnssSensor.from_config(gnss, gnss_rng))
-    sig0 = np.array([scn.nav.init_pos_sigma_m] * 3 + [scn.nav.init_vel_sigma_m_s] * 3)
     r0, v0 = world.relative_state()
-    x0_hat = np.concatenate([r0, v0]) + sig0 * nav_rng.standard_normal(6)
+    P0 = initial_covariance(scn.nav, r0)
+    x0_hat = np.concatenate([r0, v0]) + np.linalg.cholesky(P0) @ nav_rng.standard_normal(6)
     clock = FaultClock(time.perf_counter_ns)
-    exe = Executive(scn.flight(), io, x0_hat, np.diag(sig0**2), clock)
+    exe = Executive(scn.flight(), io, x0_hat, P0, clock)
     inject_flight_faults(exe, clock, scn.faults)
     return world, io, exe
 

@@ -630,3 +630,16 @@ def filter_from_config(n_rad_s, nav, x0, P0, t0_ns) -> RelNavFilter:
                         nav.gate_chi2, x0, P0, t0_ns, thrust_noise_frac=nav.thrust_noise_frac,
                         thrust_noise_dir_rad=nav.thrust_noise_dir_rad, history_ns=round(nav.history_s * _NS_PER_S),
                         **opts)
+
+
+def initial_covariance(nav, r_CT_H) -> np.ndarray:
+    """The prior covariance (6x6, [m, m/s], H) of a ``gnc.config.NavConfig`` nav about the position r_CT_H (m, H):
+    init_vel_sigma_m_s per velocity axis; init_pos_sigma_m per position axis, or with init_los_sigma_rad > 0
+    init_pos_sigma_m along the line of sight and |r_CT_H| init_los_sigma_rad across it."""
+    P0 = np.diag(np.array([nav.init_pos_sigma_m] * 3 + [nav.init_vel_sigma_m_s] * 3, dtype=np.float64) ** 2)
+    if nav.init_los_sigma_rad > 0.0:
+        rng = float(np.linalg.norm(r_CT_H))
+        u = np.asarray(r_CT_H, dtype=np.float64) / rng
+        cross = (rng * nav.init_los_sigma_rad) ** 2
+        P0[:3, :3] = cross * np.eye(3) + (nav.init_pos_sigma_m ** 2 - cross) * np.outer(u, u)
+    return P0
