@@ -118,7 +118,9 @@ def build(scn: Scenario, seed: int):
                       gnss and RelGnssSensor.from_config(gnss, gnss_rng))
     r0, v0 = world.relative_state()
     P0 = initial_covariance(scn.nav, r0)
-    x0_hat = np.concatenate([r0, v0]) + np.linalg.cholesky(P0) @ nav_rng.standard_normal(6)
+    z = nav_rng.standard_normal(6)  # a diagonal prior draws sigma * z exactly, as before the line-of-sight prior
+    dx = np.linalg.cholesky(P0) @ z if scn.nav.init_los_sigma_rad > 0 else np.sqrt(np.diag(P0)) * z
+    x0_hat = np.concatenate([r0, v0]) + dx
     clock = FaultClock(time.perf_counter_ns)
     exe = Executive(scn.flight(), io, x0_hat, P0, clock)
     inject_flight_faults(exe, clock, scn.faults)
