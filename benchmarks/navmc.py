@@ -105,7 +105,7 @@ def nav_run(data: dict, k: int, campaign_seed: int) -> dict:
         nis.append(rec.nis if rec.n_meas > 0 and math.isfinite(rec.nis) else math.nan)  # inf: geometry rejection
         if rec.n_meas > 0:
             streak[0] = 0 if accepted else streak[0] + 1
-            streak[1] = max(streak)
+            streak[1] = max(streak[0], streak[1])
 
     exe.run(round(scn.run.max_duration_s * NS), on_cycle)
     return {"k": k, "nees": np.array(nees), "nees_pos": np.array(nees_pos), "nis": np.array(nis),
