@@ -3,6 +3,7 @@
 Units are named in the field names and their specs; everything inside the flight code is SI.
 """
 
+import math
 from dataclasses import dataclass
 
 from gnc.schema import ConfigError, spec
@@ -84,6 +85,9 @@ class NavConfig:
     thrust_scale_sigma: float = spec(0.0, unit="-", ge=0, lt=1,
                                      doc="prior sigma of a constant thrust-scale state (0: none; needs both "
                                          "bias states)")
+    process: str = spec("hcw", choices=("hcw", "ya", "nerm", "nerm_j2"),
+                        doc="process model (gnc.nav.process): HCW, Yamanaka-Ankersen, nonlinear two-body, or "
+                            "nonlinear point-mass + J2 (needs the target's inclination_rad)")
     init_los_sigma_rad: float = spec(0.0, unit="rad", ge=0, lt=0.5,
                                      doc="> 0: the initial position sigma is init_pos_sigma_m along the line of "
                                          "sight and range x this across it (an angles-only prior: direction known, "
@@ -301,3 +305,14 @@ class FlightConfig:
     fdir: FdirConfig = FdirConfig()
     eccentricity: float = 0.0      # the target orbit as the flight code knows it (Keplerian): eccentricity (-)
     true_anomaly0_rad: float = 0.0  # and true anomaly at the run's start (rad); read by the YA MPC
+    inclination_rad: float | None = None  # inclination to the Earth's equator (rad, [0, pi]); None: unknown
+    arg_perigee_rad: float = 0.0    # argument of perigee (rad); with the two above, read by nav.process 'nerm_j2'
+
+    def __post_init__(self):
+        i = self.inclination_rad
+        if i is not None and not (math.isfinite(i) and 0.0 <= i <= math.pi):
+            raise ConfigError("inclination_rad", i, "must be in [0, pi] rad")
+        if not math.isfinite(self.arg_perigee_rad):
+            raise ConfigError("arg_perigee_rad", self.arg_perigee_rad, "must be a finite number (rad)")
+        if self.nav.process == "nerm_j2" and i is None:
+            raise ConfigError("inclination_rad", i, "the target's inclination is needed by nav.process = 'nerm_j2'")

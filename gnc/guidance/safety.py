@@ -87,6 +87,7 @@ def _escape_rank(n, x, steps, covs, k_sigma, keep_out_m):
 def escape_burn(n, x0, P, k_sigma, keep_out_m, dv_max, horizon_s):
     """Smallest impulsive delta-v (m/s, H) from a fixed candidate set after which the free drift from the
     estimate x0 (covariance P) clears keep_out_m by k_sigma line-of-sight sigmas (drift_min_clearance).
+    From inside that (a docking abort), the drift must never come closer than the clearance it starts with.
 
     Candidates: +-x, +-y, +-z and the outward line of sight, at 1/8, 1/4, 1/2 and 1 of dv_max.
     Returns (dv, clearance_m); when no candidate is robustly safe, the best of those whose mean drift is
@@ -101,6 +102,7 @@ def escape_burn(n, x0, P, k_sigma, keep_out_m, dv_max, horizon_s):
         dirs[2 * i, i] = 1.0
         dirs[2 * i + 1, i] = -1.0
     dirs[6] = r / rn if rn > 0 else np.array([0.0, -1.0, 0.0])
+    keep_out_m = min(keep_out_m, drift_min_clearance(n, x0, 0, DRIFT_SAMPLE_S, covs, k_sigma))
     best_dv = np.zeros(3)
     best_tier, best = _escape_rank(n, x0, steps, covs, k_sigma, keep_out_m)
     if best_tier == 2:

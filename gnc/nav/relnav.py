@@ -500,16 +500,27 @@ class RelNavFilter(_RelNavBase):
         self._u_next = self._w[PG_VEC, 3, :3]
         # update_predict needs two calls with a history, a time-varying process (one model slot), or when a
         # rejection would re-initialise (at the measurement time, before the prediction)
-        self._two_calls = bool(self._history_ns) or not self._process.time_invariant
+        self._nonlinear = hasattr(self._process, "propagate_points")  # the state through the model (``_predict``)
+        self._two_calls = bool(self._history_ns) or not self._process.time_invariant or self._nonlinear
         self._reinit_streak = self._reinit_after - 1 if self._reinit_after else math.inf
 
     def _predict(self, dt_ns):
+        if not self._nonlinear:
+            self._kernel(self._w, self._slot(dt_ns), -1, 0.0, 0.0, 0.0, -2)
+            return
+        # nonlinear process: the state through the model (acceleration (1 + s) u with the thrust-scale state),
+        # the covariance through the kernel's linearisation
+        x0 = self._x[:6].reshape(1, 6).copy()
+        u = self._u * (1.0 + self._x[9]) if self._nx == 10 else self._u
         self._kernel(self._w, self._slot(dt_ns), -1, 0.0, 0.0, 0.0, -2)
+        self._x[:6] = self._process.propagate_points(x0, self._t_ns, dt_ns, u)[0]
 
     def _step(self, meas, dt_ns):
         """Predict over dt_ns and update with meas: one ``ekf_step`` call; returns its signed NIS."""
         slot = -1
-        if dt_ns:
+        if dt_ns and self._nonlinear:
+            self._predict(dt_ns)
+        elif dt_ns:
             slot = self._slots.get(dt_ns)
             if slot is None:
                 slot = self._load_slot(dt_ns)
@@ -608,12 +619,15 @@ class RelNavUKF(_RelNavBase):
         return nis if accepted else -nis
 
 
-def filter_from_config(n_rad_s, nav, x0, P0, t0_ns) -> RelNavFilter:
+def filter_from_config(n_rad_s, nav, x0, P0, t0_ns, process=None) -> RelNavFilter:
     """The flight EKF for a ``gnc.config.NavConfig`` nav: RAE noise (range_sigma_m, angle_sigma_rad), gate,
     q_psd_m2_s3, thrust_noise_frac / thrust_noise_dir_rad, range/angle bias states when
     range_bias_sigma_m / angle_bias_sigma_rad > 0 (constant biases), a thrust-scale state when
     thrust_scale_sigma > 0, a history of history_s for late samples, the camera's and the relative GNSS's noise
-    models when camera_angle_sigma_rad / rel_gnss_sigma_m > 0. x0 (6,), P0 (6x6) at t0_ns."""
+    models when camera_angle_sigma_rad / rel_gnss_sigma_m > 0. x0 (6,), P0 (6x6) at t0_ns.
+    process: the model of nav.process (``gnc.nav.process.process_from_config``), needed unless it is 'hcw'."""
+    if process is None and nav.process != "hcw":
+        raise ValueError(f"nav.process = {nav.process!r}: pass process=process_from_config(flight_config)")
     opts = {}
     if nav.camera_angle_sigma_rad > 0.0:
         opts["angles_R_diag"] = np.full(2, nav.camera_angle_sigma_rad ** 2)
@@ -629,7 +643,7 @@ def filter_from_config(n_rad_s, nav, x0, P0, t0_ns) -> RelNavFilter:
                         np.array([nav.range_sigma_m, nav.angle_sigma_rad, nav.angle_sigma_rad]) ** 2,
                         nav.gate_chi2, x0, P0, t0_ns, thrust_noise_frac=nav.thrust_noise_frac,
                         thrust_noise_dir_rad=nav.thrust_noise_dir_rad, history_ns=round(nav.history_s * _NS_PER_S),
-                        **opts)
+                        process=process, **opts)
 
 
 def initial_covariance(nav, r_CT_H) -> np.ndarray:

@@ -60,6 +60,21 @@ def test_escape_burn_leaves_a_passively_safe_drift(x, y, z, vx, vy, vz):
 
 
 
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(-60, 60), st.floats(-110, -20), st.floats(-30, 30),
+       st.floats(-0.1, 0.1), st.floats(-0.1, 0.1), st.floats(-0.05, 0.05))
+def test_an_escape_from_inside_keep_out_never_comes_closer_than_it_started(x, y, z, vx, vy, vz):
+    """A docking abort starts inside keep-out + margin: the escape leaves a drift that does not come back
+    closer than the abort point within 24 h (the burn cannot move the chaser, only where it goes)."""
+    x0 = np.array([x, y, z, vx, vy, vz])
+    r0 = np.linalg.norm(x0[:3])
+    dv, clear = escape_burn(N, x0, np.zeros((6, 6)), 3.0, 120.0, 0.5, 86400.0)
+    x1 = x0.copy()
+    x1[3:] += dv
+    if clear >= r0 - 1e-9:
+        assert free_drift_min_range(N, x1, 86400.0, 20.0) >= r0 - 1e-9
+
 def _dispersed_min_ranges(x, P, horizon_s=86400.0, sample_s=20.0, n=4000):
     """Minimum range (m) of each of n draws from N(x, P), free-drifting under the HCW equations propagated
     with scipy's matrix exponential (independent of gnc.models.hcw)."""
