@@ -2,7 +2,8 @@
 
 Schedules are integers in ns from the start time, so rates never drift: the loop ticks at the
 greatest common divisor of the stage periods; the navigation stage (read sensors, EKF predict and
-updates, sensor pointing) runs every nav period and the control stage (guidance, MPC, allocation)
+updates with every relative sample of the cycle, lidar, camera or relative GNSS, in order of their time
+tags, sensor pointing) runs every nav period and the control stage (guidance, MPC, allocation)
 every control period. Each stage's compute time is measured with an injected clock and counted
 against its deadline (nav: its period; control: control.budget_s). A failed or over-budget control
 stage falls back to the safe command (thrusters off); guidance aborts after repeated failures.
