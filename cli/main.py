@@ -162,10 +162,12 @@ def _cmd_bench(args) -> int:
     if args.suite not in SUITES:
         raise ConfigError("bench SUITE", args.suite, "must be one of " + ", ".join(SUITES))
     module = importlib.import_module(f"benchmarks.{args.suite}")
-    extra = {k: v for k, v in (("rt_priority", args.rt_priority), ("run_dir", args.run_dir)) if v is not None}
+    extra = {k: v for k, v in (("rt_priority", args.rt_priority), ("run_dir", args.run_dir),
+                               ("scenario", args.scenario), ("runs", args.runs)) if v is not None}
     for k, v in extra.items():
-        if args.suite != "hil":
-            raise ConfigError("--" + k.replace("_", "-"), v, "applies to `gnc bench hil` only")
+        suite = "navmc" if k in ("scenario", "runs") else "hil"
+        if args.suite != suite:
+            raise ConfigError("--" + k.replace("_", "-"), v, f"applies to `gnc bench {suite}` only")
     figures = module.run(quick=args.quick, **extra)
     for k, v in figures.items():
         shown = f"{v:.6g}" if isinstance(v, float) else (f"({len(v)} entries, in the JSON)" if isinstance(v, dict) else v)
@@ -252,6 +254,8 @@ def main(argv=None) -> int:
     b.add_argument("--rt-priority", type=int, help="hil: run the loop and the emulator under SCHED_FIFO at this "
                    "priority (needs CAP_SYS_NICE)")
     b.add_argument("--run-dir", help="hil: keep the loop's run directory here (per-cycle timing in telemetry.h5)")
+    b.add_argument("--scenario", help="navmc: inspection (default) or angles_only")
+    b.add_argument("--runs", type=int, help="navmc: number of runs (default 50, 4 with --quick)")
     b.set_defaults(func=_cmd_bench)
     args = p.parse_args(argv)
     try:

@@ -88,6 +88,14 @@ class NavConfig:
     process: str = spec("hcw", choices=("hcw", "ya", "nerm", "nerm_j2"),
                         doc="process model (gnc.nav.process): HCW, Yamanaka-Ankersen, nonlinear two-body, or "
                             "nonlinear point-mass + J2 (needs the target's inclination_rad)")
+    init_los_sigma_rad: float = spec(0.0, unit="rad", ge=0, lt=0.5,
+                                     doc="> 0: the initial position sigma is init_pos_sigma_m along the line of "
+                                         "sight and range x this across it (an angles-only prior: direction known, "
+                                         "range not); 0: init_pos_sigma_m on every axis")
+    camera_angle_sigma_rad: float = spec(0.0, unit="rad", ge=0, lt=0.5,
+                                         doc="assumed camera azimuth/elevation noise (0: no camera model)")
+    rel_gnss_sigma_m: float = spec(0.0, unit="m", ge=0, doc="assumed relative-GNSS noise per Hill axis "
+                                                            "(0: no relative-GNSS model)")
 
     def validate(self, path):
         if self.thrust_scale_sigma > 0 and self.angle_bias_sigma_rad == 0:

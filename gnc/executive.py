@@ -2,7 +2,8 @@
 
 Schedules are integers in ns from the start time, so rates never drift: the loop ticks at the
 greatest common divisor of the stage periods; the navigation stage (read sensors, EKF predict and
-updates, sensor pointing) runs every nav period and the control stage (guidance, MPC, allocation)
+updates with every relative sample of the cycle, lidar, camera or relative GNSS, in order of their time
+tags, sensor pointing) runs every nav period and the control stage (guidance, MPC, allocation)
 every control period. Each stage's compute time is measured with an injected clock and counted
 against its deadline (nav: its period; control: control.budget_s). A failed or over-budget control
 stage falls back to the safe command (thrusters off); guidance aborts after repeated failures.
@@ -30,7 +31,8 @@ from gnc.models.ya import mean_from_true, true_from_mean
 from gnc.nav.process import process_from_config
 from gnc.nav.relnav import filter_from_config
 from gnc.frames import quat_from_dcm
-from gnc.ports import ActuatorCommand, AttitudeMeasurement, ImuSample, RaeMeasurement, VehicleIO
+from gnc.ports import (ActuatorCommand, AnglesMeasurement, AttitudeMeasurement, ImuSample, RaeMeasurement,
+                       RelPosMeasurement, VehicleIO)
 
 NS = 1_000_000_000
 
@@ -182,7 +184,12 @@ class Executive:
         so the first scheduled cycle meets its deadline."""
         n = self.cfg.nav
         scratch = filter_from_config(self.cfg.n_rad_s, n, x0_hat, P0, 0, process_from_config(self.cfg))
-        scratch.update(RaeMeasurement(self.nav_period_ns, *rae_from_rel(x0_hat[:3])))
+        rae = rae_from_rel(x0_hat[:3])
+        scratch.update(RaeMeasurement(self.nav_period_ns, *rae))
+        if n.camera_angle_sigma_rad > 0.0:
+            scratch.update(AnglesMeasurement(self.nav_period_ns, *rae[1:]))
+        if n.rel_gnss_sigma_m > 0.0:
+            scratch.update(RelPosMeasurement(self.nav_period_ns, tuple(x0_hat[:3])))
         scratch.predict_to(2 * self.nav_period_ns, np.zeros(3))
         MissionManager(self.cfg, 0, self.guidance.planners).update(0, x0_hat, P0, 0, 0, math.inf, 2,
                                                                     self.cfg.control.period_s)
@@ -212,6 +219,7 @@ class Executive:
                 self._attitude_sample(m)
             else:
                 rel.append(m)
+        rel.sort(key=lambda m: m.t_ns)  # lidar, camera and relative GNSS interleaved by time of validity
         outcomes, predicted = [], False
         for i, m in enumerate(rel):
             if m.t_ns < self.nav.t_ns and not self.nav.history_ns:

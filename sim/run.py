@@ -17,12 +17,13 @@ from gnc.executive import Executive
 from gnc.guidance.docking import DockMonitor
 from gnc.guidance.modes import Mode
 from gnc.guidance.plan import optimality_summary, plan_mission
+from gnc.nav.relnav import initial_covariance
 from sim.chaser6dof import attach_chaser
 from sim.faults import FaultClock, inject_flight_faults, thruster_failures, with_attitude_faults, with_faults
 from sim.forces import ForceModel
 from sim.rigid_body import valve_open_s
 from sim.scenario import Scenario, ThrusterFailure
-from sim.sensors import RaeSensor
+from sim.sensors import CameraSensor, RaeSensor, RelGnssSensor
 from sim.telemetry import Signal, TelemetryWriter
 from sim.truth import TruthWorld
 from sim.vehicle_io import SimVehicleIO
@@ -134,12 +135,18 @@ def build(scn: Scenario, seed: int):
     imu = star_tracker = None
     if scn.six_dof:
         imu, star_tracker = with_attitude_faults(*attach_chaser(scn, world, rng.spawn(1)[0]), scn.faults)
-    io = SimVehicleIO(world, with_faults(sensor, scn.faults, fault_rng), imu, star_tracker, round(s.latency_s * NS))
-    sig0 = np.array([scn.nav.init_pos_sigma_m] * 3 + [scn.nav.init_vel_sigma_m_s] * 3)
+    cam, gnss = scn.sensors.camera_config, scn.sensors.rel_gnss_config
+    cam_rng, gnss_rng = rng.spawn(2) if cam or gnss else (None, None)  # after the others: their streams unchanged
+    io = SimVehicleIO(world, with_faults(sensor, scn.faults, fault_rng) if scn.sensors.lidar else None, imu,
+                      star_tracker, round(s.latency_s * NS), cam and CameraSensor.from_config(cam, cam_rng),
+                      gnss and RelGnssSensor.from_config(gnss, gnss_rng))
     r0, v0 = world.relative_state()
-    x0_hat = np.concatenate([r0, v0]) + sig0 * nav_rng.standard_normal(6)
+    P0 = initial_covariance(scn.nav, r0)
+    z = nav_rng.standard_normal(6)  # a diagonal prior draws sigma * z exactly, as before the line-of-sight prior
+    dx = np.linalg.cholesky(P0) @ z if scn.nav.init_los_sigma_rad > 0 else np.sqrt(np.diag(P0)) * z
+    x0_hat = np.concatenate([r0, v0]) + dx
     clock = FaultClock(time.perf_counter_ns)
-    exe = Executive(scn.flight(), io, x0_hat, np.diag(sig0**2), clock)
+    exe = Executive(scn.flight(), io, x0_hat, P0, clock)
     inject_flight_faults(exe, clock, scn.faults)
     return world, io, exe
 
@@ -225,6 +232,7 @@ def summarize(scn, seed, exe: Executive, world: TruthWorld, m: RunMetrics, wall_
         "nav_pos_err_rms_m": math.sqrt(m.err2_sum / max(m.err_n, 1)),
         "hold_pos_err_max_m": m.hold_err_max,
         "nav_rejected": exe.nav.n_rejected,
+        "nav_sensor_stats": {k: v._asdict() for k, v in exe.nav.sensor_stats.items()},  # offered/rejected/late
         "mpc_failures": exe.mpc_failures,
         "fallbacks": exe.fallbacks,
         "sim_duration_s": sim_s,

@@ -151,6 +151,58 @@ class RaeSensorConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CameraConfig:
+    """Angles-only camera (sim.sensors.CameraSensor): azimuth and elevation of the target in Hill axes, no range;
+    boresight with the lidar's (+X_B, on the target estimate)."""
+
+    period_s: float = spec(unit="s", gt=0, le=60)
+    angle_noise_rad: float = spec(unit="rad", gt=0, lt=0.5, doc="1-sigma white noise on each angle")
+    az_bias_rad: float = spec(0.0, unit="rad", ge=-0.1, le=0.1)
+    el_bias_rad: float = spec(0.0, unit="rad", ge=-0.1, le=0.1)
+    fov_half_angle_deg: float = spec(unit="deg", gt=0, le=180)
+    max_range_m: float = spec(unit="m", gt=0, doc="the target is not resolved beyond this range")
+    dropout_prob: float = spec(0.0, unit="-", ge=0, le=1)
+    latency_s: float = spec(0.0, unit="s", ge=0, le=5, doc="delivery delay after the time of validity")
+    latency_jitter_s: float = spec(0.0, unit="s", ge=0, le=5, doc="extra delay, uniform in [0, this]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelGnssConfig:
+    """Relative GNSS (sim.sensors.RelGnssSensor): the chaser's fix minus the target's (crosslink), in Hill axes."""
+
+    period_s: float = spec(unit="s", gt=0, le=60)
+    pos_noise_m: float = spec(unit="m", gt=0, doc="1-sigma white noise per Hill axis")
+    bias_H_m: Vec3 = spec((0.0, 0.0, 0.0), unit="m", doc="constant bias per Hill axis")
+    max_range_m: float = spec(unit="m", gt=0, doc="crosslink range")
+    dropout_prob: float = spec(0.0, unit="-", ge=0, le=1)
+    latency_s: float = spec(0.0, unit="s", ge=0, le=5, doc="delivery delay after the time of validity")
+    latency_jitter_s: float = spec(0.0, unit="s", ge=0, le=5, doc="extra delay, uniform in [0, this]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SensorsConfig:
+    """Which relative sensors fly. camera, rel_gnss: [sensors.camera], [sensors.rel_gnss], each held as a tuple
+    of 0 or 1 (absent = (), as the 6-DOF tables); lidar = false leaves [sensor] on the ground (its table stays
+    required: the dispersions and sensor faults are defined on it)."""
+
+    lidar: bool = spec(True, doc="fly the [sensor] lidar")
+    camera: tuple[CameraConfig, ...] = spec(())
+    rel_gnss: tuple[RelGnssConfig, ...] = spec(())
+
+    camera_config = property(lambda self: _single(self.camera))
+    rel_gnss_config = property(lambda self: _single(self.rel_gnss))
+
+    def validate(self, path):
+        p = f"{path}." if path else ""
+        for name in ("camera", "rel_gnss"):
+            if len(getattr(self, name)) > 1:
+                raise ConfigError(f"{p}{name}", "[...]", "must be a single table")
+        if not (self.lidar or self.camera or self.rel_gnss):
+            raise ConfigError(f"{p}lidar", False, "needs [sensors.camera] or [sensors.rel_gnss]: "
+                                                  "the filter must have a relative sensor")
+
+
+@dataclass(frozen=True, kw_only=True)
 class InertialChannelConfig:
     """One IMU triad (sim.imu): unit is rad/s for the gyro, m/s^2 for the accelerometer."""
 
@@ -201,6 +253,8 @@ class Scenario:
     vehicle: VehicleConfig = spec()
     truth: TruthConfig = spec()
     sensor: RaeSensorConfig = spec()
+    sensors: SensorsConfig = spec(SensorsConfig(), doc="which relative sensors fly: lidar ([sensor]), "
+                                                      "[sensors.camera], [sensors.rel_gnss]")
     nav: NavConfig = spec()
     control: ControlConfig = spec()
     mission: MissionConfig = spec()
@@ -272,6 +326,9 @@ class Scenario:
                 raise ConfigError(f"faults[{i}].kind", f.kind, "needs the 6-DOF chaser ([thrusters], [attitude], ...)")
             if hasattr(f, "index") and f.index >= len(th.position_B_m):
                 raise ConfigError(f"faults[{i}].index", f.index, f"must be < {len(th.position_B_m)} (thruster count)")
+        for table, key in (("camera", "camera_angle_sigma_rad"), ("rel_gnss", "rel_gnss_sigma_m")):
+            if getattr(self.sensors, table) and getattr(self.nav, key) == 0:
+                raise ConfigError(f"nav.{key}", 0.0, f"must be > 0 with [sensors.{table}] (the filter's noise model)")
         if self.vehicle.mass_kg + self.truth.mass_error_kg <= 0:
             raise ConfigError("truth.mass_error_kg", self.truth.mass_error_kg,
                               f"must be > -vehicle.mass_kg = {-self.vehicle.mass_kg} (the true mass must be > 0)")
@@ -290,14 +347,21 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     return scenario_from_dict(data)
 
 
+SENSOR_TABLES = ("camera", "rel_gnss")  # [sensors.camera], [sensors.rel_gnss]
+
+
 def scenario_from_dict(data: dict) -> Scenario:
     """Scenario from parsed TOML (plain dicts); ConfigError on any bad or unknown field. A 6-DOF table
-    ([thrusters], ...) becomes the 1-tuple the dataclass holds; errors name it without the [0]."""
+    ([thrusters], ...) or a [sensors.camera] / [sensors.rel_gnss] table becomes the 1-tuple the dataclass
+    holds; errors name it without the [0]."""
     data = {k: [v] if k in SIX_DOF_TABLES and isinstance(v, dict) else v for k, v in data.items()}
+    if isinstance(data.get("sensors"), dict):
+        data["sensors"] = {k: [v] if k in SENSOR_TABLES and isinstance(v, dict) else v
+                           for k, v in data["sensors"].items()}
     try:
         return load(Scenario, data)
     except ConfigError as exc:
-        for name in SIX_DOF_TABLES:
+        for name in SIX_DOF_TABLES + tuple(f"sensors.{t}" for t in SENSOR_TABLES):
             if exc.path.startswith(f"{name}[0]"):
                 raise ConfigError(name + exc.path[len(name) + 3:], exc.value, exc.allowed) from None
         raise

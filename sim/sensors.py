@@ -6,6 +6,8 @@ from numba import njit
 from gnc.models.rae import rae_from_rel, wrap_angle
 from gnc.ports import AnglesMeasurement, RaeMeasurement, RelPosMeasurement
 
+NS = 1_000_000_000
+
 
 @njit(cache=True)
 def rae_in_view(r_CT_H, point_H, fov_half_angle_rad, min_range_m, max_range_m):
@@ -146,6 +148,13 @@ class CameraSensor(_DelayedSensor):
         self.bias = np.array([az_bias_rad, el_bias_rad], dtype=np.float64)
         self.fov_half_angle_rad, self.max_range_m = float(fov_half_angle_rad), float(max_range_m)
 
+    @classmethod
+    def from_config(cls, c, rng):
+        """The camera of a ``sim.scenario.CameraConfig`` c, drawing from rng."""
+        return cls(round(c.period_s * NS), c.angle_noise_rad, c.az_bias_rad, c.el_bias_rad,
+                   np.radians(c.fov_half_angle_deg), c.max_range_m, c.dropout_prob, round(c.latency_s * NS),
+                   round(c.latency_jitter_s * NS), rng)
+
     def sample(self, t_ns, r_CT_H, point_H):
         """Measure at t_ns the chaser at r_CT_H (m, H) with boresight point_H (H); queue it for delivery
         at t_ns + latency (+ jitter) unless it is out of view or drops out. Returns nothing."""
@@ -173,6 +182,12 @@ class RelGnssSensor(_DelayedSensor):
         if not (pos_noise_m >= 0 and bias_m.shape == (3,) and max_range_m > 0):
             raise ValueError("need pos_noise_m >= 0, bias_m of 3 values and max_range_m > 0")
         self.sigma, self.bias, self.max_range_m = float(pos_noise_m), bias_m, float(max_range_m)
+
+    @classmethod
+    def from_config(cls, c, rng):
+        """The relative GNSS of a ``sim.scenario.RelGnssConfig`` c, drawing from rng."""
+        return cls(round(c.period_s * NS), c.pos_noise_m, c.bias_H_m, c.max_range_m, c.dropout_prob,
+                   round(c.latency_s * NS), round(c.latency_jitter_s * NS), rng)
 
     def sample(self, t_ns, r_CT_H):
         """Measure at t_ns the chaser at r_CT_H (m, H); queue it for delivery unless the crosslink is out

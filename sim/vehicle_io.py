@@ -18,11 +18,16 @@ class SimVehicleIO:
     boresight is the one last commanded (ideal attitude) and accel_H is applied. 6-DOF world
     (``TruthWorld.attach_rigid_body``, with imu and star_tracker): the boresight is +X_B of the true
     attitude, the command's thruster on-times are fired, and the relative sensor's samples are delivered
-    rae_latency_ns (int ns) after their time of validity.
+    rae_latency_ns (int ns) after their time of validity. sensor None: no lidar. camera, rel_gnss
+    (``sim.sensors.CameraSensor``, ``RelGnssSensor``, optional) are sampled on their own grids, the camera along
+    the lidar's boresight, and deliver with their own latency and jitter.
     """
 
-    def __init__(self, world: TruthWorld, sensor: RaeSensor, imu=None, star_tracker=None, rae_latency_ns: int = 0):
+    def __init__(self, world: TruthWorld, sensor: RaeSensor | None, imu=None, star_tracker=None,
+                 rae_latency_ns: int = 0, camera=None, rel_gnss=None):
         self.world, self.sensor, self.imu, self.star_tracker = world, sensor, imu, star_tracker
+        self.camera, self.rel_gnss = camera, rel_gnss
+        self._sensors = [s for s in (sensor, imu, star_tracker, camera, rel_gnss) if s is not None]
         self.rae_latency_ns = int(rae_latency_ns)
         self.accel_H = np.zeros(3)
         self.point_H = np.array([0.0, 1.0, 0.0])
@@ -45,19 +50,22 @@ class SimVehicleIO:
 
     def _sample(self, t_ns: int) -> None:
         w = self.world
-        if self.sensor.next_t_ns <= t_ns:
+        if self.sensor is not None and self.sensor.next_t_ns <= t_ns:
             m = self.sensor.sample(t_ns, w.relative_state()[0], self.boresight_H())
             if m is not None:
                 self._push(t_ns + self.rae_latency_ns, m)
+        if self.camera is not None and self.camera.next_t_ns <= t_ns:
+            self.camera.sample(t_ns, w.relative_state()[0], self.boresight_H())
+        if self.rel_gnss is not None and self.rel_gnss.next_t_ns <= t_ns:
+            self.rel_gnss.sample(t_ns, w.relative_state()[0])
         if self.imu is not None and self.imu.next_t_ns <= t_ns:
             self._push(t_ns, self.imu.sample(t_ns, w.att[4:7], w.specific_force_B()))
         if self.star_tracker is not None and self.star_tracker.next_t_ns <= t_ns:
             self.star_tracker.sample(t_ns, w.q_BH())
 
     def wait_until(self, t_ns: int) -> None:
-        sensors = [s for s in (self.sensor, self.imu, self.star_tracker) if s is not None]
         while True:
-            t_next = max(min(s.next_t_ns for s in sensors), self.world.t_ns)
+            t_next = max(min(s.next_t_ns for s in self._sensors), self.world.t_ns)
             if t_next > t_ns:
                 break
             self.world.advance_to(t_next, self.accel_H)
@@ -66,9 +74,10 @@ class SimVehicleIO:
 
     def read_sensors(self) -> list:
         now = self.world.t_ns
-        if self.star_tracker is not None:
-            for m in self.star_tracker.read(now):
-                self._push(now, m)
+        for s in (self.star_tracker, self.camera, self.rel_gnss):
+            if s is not None:
+                for m in s.read(now):
+                    self._push(now, m)
         due = sorted(q for q in self._queue if q[0] <= now)
         self._queue = [q for q in self._queue if q[0] > now]
         return [q[2] for q in due]

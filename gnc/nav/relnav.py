@@ -623,19 +623,37 @@ def filter_from_config(n_rad_s, nav, x0, P0, t0_ns, process=None) -> RelNavFilte
     """The flight EKF for a ``gnc.config.NavConfig`` nav: RAE noise (range_sigma_m, angle_sigma_rad), gate,
     q_psd_m2_s3, thrust_noise_frac / thrust_noise_dir_rad, range/angle bias states when
     range_bias_sigma_m / angle_bias_sigma_rad > 0 (constant biases), a thrust-scale state when
-    thrust_scale_sigma > 0, a history of history_s for late samples. x0 (6,), P0 (6x6) at t0_ns.
+    thrust_scale_sigma > 0, a history of history_s for late samples, the camera's and the relative GNSS's noise
+    models when camera_angle_sigma_rad / rel_gnss_sigma_m > 0. x0 (6,), P0 (6x6) at t0_ns.
     process: the model of nav.process (``gnc.nav.process.process_from_config``), needed unless it is 'hcw'."""
     if process is None and nav.process != "hcw":
         raise ValueError(f"nav.process = {nav.process!r}: pass process=process_from_config(flight_config)")
-    bias = {}
+    opts = {}
+    if nav.camera_angle_sigma_rad > 0.0:
+        opts["angles_R_diag"] = np.full(2, nav.camera_angle_sigma_rad ** 2)
+    if nav.rel_gnss_sigma_m > 0.0:
+        opts["relpos_R_diag"] = np.full(3, nav.rel_gnss_sigma_m ** 2)
     if nav.range_bias_sigma_m > 0.0:
-        bias["range_bias_sigma_m"] = nav.range_bias_sigma_m
+        opts["range_bias_sigma_m"] = nav.range_bias_sigma_m
     if nav.angle_bias_sigma_rad > 0.0:
-        bias["angle_bias_sigma_rad"] = nav.angle_bias_sigma_rad
+        opts["angle_bias_sigma_rad"] = nav.angle_bias_sigma_rad
     if nav.thrust_scale_sigma > 0.0:
-        bias["thrust_scale_sigma"] = nav.thrust_scale_sigma
+        opts["thrust_scale_sigma"] = nav.thrust_scale_sigma
     return RelNavFilter(n_rad_s, nav.q_psd_m2_s3,
                         np.array([nav.range_sigma_m, nav.angle_sigma_rad, nav.angle_sigma_rad]) ** 2,
                         nav.gate_chi2, x0, P0, t0_ns, thrust_noise_frac=nav.thrust_noise_frac,
                         thrust_noise_dir_rad=nav.thrust_noise_dir_rad, history_ns=round(nav.history_s * _NS_PER_S),
-                        process=process, **bias)
+                        process=process, **opts)
+
+
+def initial_covariance(nav, r_CT_H) -> np.ndarray:
+    """The prior covariance (6x6, [m, m/s], H) of a ``gnc.config.NavConfig`` nav about the position r_CT_H (m, H):
+    init_vel_sigma_m_s per velocity axis; init_pos_sigma_m per position axis, or with init_los_sigma_rad > 0
+    init_pos_sigma_m along the line of sight and |r_CT_H| init_los_sigma_rad across it."""
+    P0 = np.diag(np.array([nav.init_pos_sigma_m] * 3 + [nav.init_vel_sigma_m_s] * 3, dtype=np.float64) ** 2)
+    if nav.init_los_sigma_rad > 0.0:
+        rng = float(np.linalg.norm(r_CT_H))
+        u = np.asarray(r_CT_H, dtype=np.float64) / rng
+        cross = (rng * nav.init_los_sigma_rad) ** 2
+        P0[:3, :3] = cross * np.eye(3) + (nav.init_pos_sigma_m ** 2 - cross) * np.outer(u, u)
+    return P0
