@@ -147,7 +147,7 @@ def test_process_selected_by_config_and_validated():
     p = process_from_config(_flight("nerm_j2", inclination_rad=1.0, arg_perigee_rad=0.5))
     assert type(p) is NermJ2Process
     with pytest.raises(ConfigError, match=r"^inclination_rad = None: .*nerm_j2"):
-        _flight("nerm_j2")
+        _flight("nerm_j2", inclination_rad=None)  # a flight config whose target inclination is unknown
     with pytest.raises(ConfigError, match=r"^inclination_rad = 4"):
         _flight("hcw", inclination_rad=4.0)
     with pytest.raises(ConfigError, match=r"^arg_perigee_rad = nan"):
