@@ -242,20 +242,17 @@ def test_ekf_thrust_scale_state_scales_the_nonlinear_prediction():
 
 def test_the_closed_loop_flies_on_the_j2_process(tmp_path):
     """[nav] process = "nerm_j2" reaches the flight filter through the scenario (the target's inclination from
-    its orbit): the short dispersed-scenario mission succeeds with the navigation error of the HCW filter's
-    order (the truth has every force on, so neither model is exact)."""
+    its orbit): the short dispersed-scenario mission succeeds, its navigation error under the 2 m the default
+    mission's test allows (the truth has every force on, so the model is not exact)."""
     from pathlib import Path
 
-    from sim.run import run_scenario
+    from sim.run import build, run_scenario
     from sim.scenario import parse_scenario
 
     text = (Path(__file__).resolve().parents[2] / "scenarios" / "mc_quick.toml").read_text()
-    summaries = {}
-    for process in ("hcw", "nerm_j2"):
-        t = text.replace("[nav]\n", f'[nav]\nprocess = "{process}"\n', 1)
-        scn = parse_scenario(t)
-        assert scn.flight().nav.process == process
-        summaries[process] = run_scenario(scn, t, tmp_path / process, plots=False)
-    for s in summaries.values():
-        assert s["success"] and s["keep_out_violation_s"] == 0
-    assert summaries["nerm_j2"]["nav_pos_err_rms_m"] < 2.0 * summaries["hcw"]["nav_pos_err_rms_m"]
+    text = text.replace("[nav]\n", '[nav]\nprocess = "nerm_j2"\n', 1)
+    scn = parse_scenario(text)
+    assert type(build(scn, 0)[2].nav._process) is NermJ2Process
+    s = run_scenario(scn, text, tmp_path, plots=False)
+    assert s["success"] and s["keep_out_violation_s"] == 0
+    assert s["nav_pos_err_rms_m"] < 2.0
