@@ -151,32 +151,34 @@ class RaeSensorConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CameraConfig:
-    """Angles-only camera (sim.sensors.CameraSensor): azimuth and elevation of the target in Hill axes, no range;
-    boresight with the lidar's (+X_B, on the target estimate)."""
+class _DelayedSensorConfig:
+    """Sample grid, range limit, dropouts and delivery latency shared by the camera and the relative GNSS
+    (sim.sensors._DelayedSensor)."""
 
     period_s: float = spec(unit="s", gt=0, le=60)
-    angle_noise_rad: float = spec(unit="rad", gt=0, lt=0.5, doc="1-sigma white noise on each angle")
-    az_bias_rad: float = spec(0.0, unit="rad", ge=-0.1, le=0.1)
-    el_bias_rad: float = spec(0.0, unit="rad", ge=-0.1, le=0.1)
-    fov_half_angle_deg: float = spec(unit="deg", gt=0, le=180)
-    max_range_m: float = spec(unit="m", gt=0, doc="the target is not resolved beyond this range")
+    max_range_m: float = spec(unit="m", gt=0, doc="no sample beyond this range")
     dropout_prob: float = spec(0.0, unit="-", ge=0, le=1)
     latency_s: float = spec(0.0, unit="s", ge=0, le=5, doc="delivery delay after the time of validity")
     latency_jitter_s: float = spec(0.0, unit="s", ge=0, le=5, doc="extra delay, uniform in [0, this]")
 
 
 @dataclass(frozen=True, kw_only=True)
-class RelGnssConfig:
+class CameraConfig(_DelayedSensorConfig):
+    """Angles-only camera (sim.sensors.CameraSensor): azimuth and elevation of the target in Hill axes, no range;
+    boresight with the lidar's (+X_B, on the target estimate)."""
+
+    angle_noise_rad: float = spec(unit="rad", gt=0, lt=0.5, doc="1-sigma white noise on each angle")
+    az_bias_rad: float = spec(0.0, unit="rad", ge=-0.1, le=0.1)
+    el_bias_rad: float = spec(0.0, unit="rad", ge=-0.1, le=0.1)
+    fov_half_angle_deg: float = spec(unit="deg", gt=0, le=180)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelGnssConfig(_DelayedSensorConfig):
     """Relative GNSS (sim.sensors.RelGnssSensor): the chaser's fix minus the target's (crosslink), in Hill axes."""
 
-    period_s: float = spec(unit="s", gt=0, le=60)
     pos_noise_m: float = spec(unit="m", gt=0, doc="1-sigma white noise per Hill axis")
     bias_H_m: Vec3 = spec((0.0, 0.0, 0.0), unit="m", doc="constant bias per Hill axis")
-    max_range_m: float = spec(unit="m", gt=0, doc="crosslink range")
-    dropout_prob: float = spec(0.0, unit="-", ge=0, le=1)
-    latency_s: float = spec(0.0, unit="s", ge=0, le=5, doc="delivery delay after the time of validity")
-    latency_jitter_s: float = spec(0.0, unit="s", ge=0, le=5, doc="extra delay, uniform in [0, this]")
 
 
 @dataclass(frozen=True, kw_only=True)
