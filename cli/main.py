@@ -217,6 +217,8 @@ def _hil_parsers(sub) -> None:
     r.add_argument("--duration", type=float, help="stop after this many seconds (default: run.max_duration_s)")
     r.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     r.add_argument("--no-plots", action="store_true", help="skip plots/")
+    r.add_argument("--connect-timeout", type=float, default=20.0, help="wait this long for the rig's first status "
+                   "and IMU frames before giving up (s; a cold emulator loads its numba cache first)")
     for q in (e, r):
         q.add_argument("--rt-priority", type=int, help="run under SCHED_FIFO at this priority, 1..99 (needs "
                        "CAP_SYS_NICE; see hil/realtime.py)")

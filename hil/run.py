@@ -43,7 +43,6 @@ NS = 1_000_000_000
 MAX_TICK_S = 0.05  # a flight tick longer than half the rig's 100 ms command watchdog would trip it
 IMU_RATE_HZ = 100.0  # the rig's IMU sample rate (docs/ICD.md section 5)
 IMU_STALE_PERIODS = 5  # IMU stale after this many sample periods without a fresh sample
-CONNECT_TIMEOUT_S = 20.0  # a rig (or emulator) first loading its numba cache, cold after a fresh install, takes > 5 s
 GC_YOUNG = 700  # objects allocated since the last collection that trigger one (CPython's default threshold)
 SWITCH_INTERVAL_S = 0.0005  # the GIL's switch interval in the loop (CPython's default 5 ms): the loop waits
                             # at most about this long for a helper thread (link reader, telemetry feeder)
@@ -126,10 +125,12 @@ def hil_summary(io: HilVehicleIO, tick_ns: int, control_late: int = 0) -> dict:
 
 
 def run_hil(scn: Scenario, scenario_text: str, link: Link, out_dir: str | Path, duration_s: float | None = None,
-            seed: int | None = None, plots: bool = True, on_tick=None) -> dict:
+            seed: int | None = None, plots: bool = True, on_tick=None, connect_timeout_s: float = 20.0) -> dict:
     """Fly scn in real time with the rig on link; write the run directory; return the summary.
 
-    duration_s: stop after this much scenario time (s; default run.max_duration_s). on_tick(t_s, io):
+    duration_s: stop after this much scenario time (s; default run.max_duration_s). connect_timeout_s: wait
+    this long (s) for the rig's first RigStatus and ImuSample (a rig or emulator first loading its numba cache,
+    cold after a fresh install, takes > 5 s). on_tick(t_s, io):
     called after every tick (tests inject faults from it). Ctrl-C ends the run, marked interrupted.
     """
     tick_ns = check_tick(scn)
@@ -145,7 +146,7 @@ def run_hil(scn: Scenario, scenario_text: str, link: Link, out_dir: str | Path, 
     scratch = copy.deepcopy(sim_io)  # load the truth's and the sensor's kernels now, not in a real-time cycle
     scratch.wait_until(round(max(scn.truth.step_s, scn.sensor.period_s) * NS) + tick_ns)
     exe.io = io  # the executive was built on the simulated IO; from here on it flies the rig
-    _connect(link, CONNECT_TIMEOUT_S)
+    _connect(link, connect_timeout_s)
     worker = ControlWorker(exe, off_loop_cpus())  # forked before any thread starts
     exe.offload_control(worker)
     if os.sched_getscheduler(0) == os.SCHED_FIFO:  # no priority to invert otherwise: one hop less for frames
@@ -205,7 +206,7 @@ def main(args) -> int:
                      baudrate=args.baudrate)
     try:
         s = run_hil(scn, Path(args.scenario).read_text(), link, args.out, args.duration, args.seed,
-                    plots=not args.no_plots)
+                    plots=not args.no_plots, connect_timeout_s=args.connect_timeout)
     finally:
         link.close()
     h = s["hil"]

@@ -56,7 +56,7 @@ def _exe(io, clock=None, flight=None):
 def test_stages_run_on_integer_ns_schedules_without_drift():
     f = SCN.flight()
     nav = type(f.nav)(**{**vars(f.nav), "period_s": 0.1})
-    ctrl = type(f.control)(**{**vars(f.control), "period_s": 0.3})
+    ctrl = type(f.control)(**{**vars(f.control), "period_s": 0.3, "controller": "lqr"})  # the schedule, not the MPC
     flight = type(f)(**{**vars(f), "nav": nav, "control": ctrl})
     io = ScriptedIO(lambda t: (5000.0, math.pi / 2, 0.0))
     exe = _exe(io, flight=flight)

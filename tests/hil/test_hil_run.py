@@ -148,10 +148,10 @@ def test_cli_without_a_rig_says_so(tmp_path):
     master, slave = os.openpty()
     try:
         r = subprocess.run([sys.executable, "-m", "cli.main", "hil", "run", str(SCENARIO), "--serial",
-                            os.ttyname(slave), "--out", str(tmp_path / "run"), "--no-plots"],
+                            os.ttyname(slave), "--out", str(tmp_path / "run"), "--no-plots", "--connect-timeout", "2"],
                            capture_output=True, text=True, timeout=60, cwd=ROOT)
     finally:
         os.close(master)
         os.close(slave)
-    assert r.returncode == 2 and "no rig answers" in r.stderr and "gnc hil emulate" in r.stderr
+    assert r.returncode == 2 and "no rig answers" in r.stderr and "within 2.0 s" in r.stderr and "gnc hil emulate" in r.stderr
     assert not (tmp_path / "run" / "summary.json").exists()
