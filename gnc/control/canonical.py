@@ -163,6 +163,38 @@ def _shift_index(offsets, shapes, size, horizon):
     return idx
 
 
+def _constant_entry(ptr, idx, dat, row, const_col):
+    """Value of tensor row `row` (CSR parts) when it does not depend on a parameter (0.0 when empty), else None."""
+    lo, hi = ptr[row], ptr[row + 1]
+    if np.any(idx[lo:hi] != const_col):
+        return None
+    return float(dat[lo]) if hi > lo else 0.0
+
+
+def _two_sided_pairs(a_i, a_j, param_dep, a_val, b_const, m_eq):
+    """Inequality rows AF_i z + b_i >= 0 and AF_j z + b_j >= 0 (i < j) with AF_j = -AF_i, both parameter-free
+    and -b_j <= b_i: {i: j}. (a_i, a_j, a_val: AF's entries by row, column, value; param_dep: entries that
+    depend on a parameter; b_const: row -> b_i, None when it depends on one.)"""
+    entries = {}
+    dep_rows = set(a_i[param_dep].tolist())
+    for i, j, v in zip(a_i.tolist(), a_j.tolist(), a_val.tolist()):
+        if i >= m_eq and i not in dep_rows and b_const[i] is not None:
+            entries.setdefault(i, []).append((j, v))
+    first = {}
+    for i, e in entries.items():
+        first.setdefault(tuple(e), []).append(i)
+    pairs, used = {}, set()
+    for i, e in entries.items():
+        if i in used:
+            continue
+        for j in first.get(tuple((c, -v) for c, v in e), []):
+            if j > i and j not in used and -b_const[j] <= b_const[i]:
+                pairs[i] = j
+                used.update((i, j))
+                break
+    return pairs
+
+
 def _nonzero_rows(indptr):
     return np.flatnonzero(np.diff(indptr) > 0)
 
@@ -268,15 +300,28 @@ class CanonicalQP:
         sign = np.where(np.arange(m) < m_eq, 1.0, -1.0)
         # Entries of A that depend on a parameter (any tensor column but the constant one).
         param_dep = np.array([np.any(A_idx[A_ptr[r]:A_ptr[r + 1]] != p_size) for r in a_rows], dtype=bool)
-        self.n_variables, self.n_constraints, self.n_equalities = n, m, m_eq
+        b_const = {i: _constant_entry(A_ptr, A_idx, A_dat, m * n + i, p_size) for i in range(m_eq, m)}
+        # Two-sided pairs: one OSQP row each (module doc); row_new: original row -> OSQP row.
+        pairs = _two_sided_pairs(a_i, a_j, param_dep, A_dat[A_ptr[a_rows]], b_const, m_eq)
+        partner_rows = np.array(sorted(pairs.values()), dtype=np.int64)
+        keep = np.setdiff1d(np.arange(m), partner_rows)
+        row_new = np.full(m, -1, dtype=np.int64)
+        row_new[keep] = np.arange(len(keep))
+        for i, j in pairs.items():
+            row_new[j] = row_new[i]
+        m_osqp = len(keep)
+        kept_entry = ~np.isin(a_i, partner_rows)
+        a_rows, a_i, a_j, param_dep = a_rows[kept_entry], row_new[a_i[kept_entry]], a_j[kept_entry], param_dep[kept_entry]
+        self.n_variables, self.n_constraints, self.n_equalities = n, m_osqp, m_eq
+        self.n_two_sided = len(pairs)
         self._A_indices = a_i.astype(np.int64)
         self._A_indptr = np.searchsorted(a_j, np.arange(n + 1)).astype(np.int64)
         self._ax_idx = np.flatnonzero(param_dep).astype(np.int64)    # positions in A's CSC data
 
-        # One stacked map M: theta -> [q (n); d (1); A's CSC data (signed); b (m)].
+        # One stacked map M: theta -> [q (n); d (1); A's CSC data (signed); b (kept rows)].
         blocks = ((q_ptr, q_idx, q_dat, np.arange(n + 1), np.ones(n + 1)),
-                  (A_ptr, A_idx, A_dat, a_rows, sign[a_i]),
-                  (A_ptr, A_idx, A_dat, m * n + np.arange(m), np.ones(m)))
+                  (A_ptr, A_idx, A_dat, a_rows, sign[a_rows % m]),
+                  (A_ptr, A_idx, A_dat, m * n + keep, np.ones(m_osqp)))
         ptr, idx, dat = [0], [], []
         for bptr, bidx, bdat, brows, scale in blocks:
             for r, sc in zip(brows, scale):
@@ -291,23 +336,29 @@ class CanonicalQP:
         self._sl_q, self._i_d = slice(0, n), n
         self._sl_a = slice(n + 1, n + 1 + nnz_a)
         self._b_start = n + 1 + nnz_a
-        self._u = np.empty(m)
+        self._u = np.empty(m_osqp)
         self._ax = np.empty(len(self._ax_idx))
         self._ax_sent = np.full(len(self._ax_idx), np.nan)   # A's parametric entries OSQP holds (NaN: none yet)
         self._cold = False
 
-        # OSQP set up by cvxpy's own interface on the canonical data; check its A pattern is ours.
+        # OSQP set up by cvxpy's own interface on the canonical data (a two-sided pair's second row dropped: its
+        # bound is the first row's l, set below); check its A pattern is ours.
         cache = {}
         osqp_iface = chain.solver
         self._status_map = dict(osqp_iface.STATUS_MAP)
+        ineq_keep = keep[keep >= m_eq] - m_eq
+        data = dict(data)
+        data[cp.settings.F], data[cp.settings.G] = data[cp.settings.F][ineq_keep, :], data[cp.settings.G][ineq_keep]
         osqp_iface.solve_via_data(data, False, False, dict(self.options), solver_cache=cache)
         self._osqp = cache[osqp_iface.name()][0]
         # Per cycle the solver object under osqp's Python class is called directly: that class's update and
         # solve copy and check their arguments and rebuild an info namespace every call (~0.3 ms at N = 40).
         self._ext = self._osqp._solver
-        self._l = np.full(m, -self._osqp.constant("OSQP_INFTY"))   # l as OSQP takes it (rows >= m_eq fixed)
+        self._l = np.full(m_osqp, -self._osqp.constant("OSQP_INFTY"))   # l as OSQP takes it (rows >= m_eq fixed)
+        for i, j in pairs.items():
+            self._l[row_new[i]] = -b_const[j]
         A_osqp = data["Ax"]
-        if (A_osqp.shape != (m, n) or not np.array_equal(A_osqp.indices, self._A_indices)
+        if (A_osqp.shape != (m_osqp, n) or not np.array_equal(A_osqp.indices, self._A_indices)
                 or not np.array_equal(A_osqp.indptr, self._A_indptr)):
             raise ValueError("OSQP's constraint matrix pattern differs from cvxpy's parameter tensor")
         self._var_slices = {}
@@ -324,16 +375,19 @@ class CanonicalQP:
                 raise ValueError("unexpected constraint layout in cvxpy's canonical data")
             self._shift_x = _shift_index([pp.var_id_to_col[v.id] for v in pp.variables], [v.shape for v in pp.variables],
                                          n, horizon)
-            self._shift_y = _shift_index(np.cumsum([0] + [c.size for c in pp.constraints[:-1]]),
-                                         [c.shape for c in pp.constraints], m, horizon)
+            shift_y = _shift_index(np.cumsum([0] + [c.size for c in pp.constraints[:-1]]),
+                                   [c.shape for c in pp.constraints], m, horizon)
+            if any(pairs.get(shift_y[i]) != shift_y[j] for i, j in pairs.items()):
+                raise ValueError("a two-sided pair's rows do not shift together")
+            self._shift_y = row_new[shift_y[keep]]
         self._xy = None   # the last verified solution (x, y), for a shifted warm start
-        self._polisher = KktPolisher(self._P, self._A_indptr, self._A_indices, m, refine_iter) if self.polishing else None
+        self._polisher = KktPolisher(self._P, self._A_indptr, self._A_indices, m_osqp, refine_iter) if self.polishing else None
         # Compile (or load) the numba kernels now rather than in the first cycle.
         q, _, a_data, l, u = self.evaluate({p: np.zeros(p.shape) for p in params})
-        kkt_residuals(self._A_indptr, self._A_indices, a_data, *self._P, q, l, u, np.zeros(n), np.zeros(m))
+        kkt_residuals(self._A_indptr, self._A_indices, a_data, *self._P, q, l, u, np.zeros(n), np.zeros(m_osqp))
         objective(*self._P, q, np.zeros(n))
         if self._polisher is not None:
-            self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, np.zeros(n), np.zeros(m), 1.0)
+            self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, np.zeros(n), np.zeros(m_osqp), 1.0)
             self._polisher.refine(1)
 
     def param_view(self, parameter):
