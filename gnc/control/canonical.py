@@ -71,7 +71,7 @@ def csr_matvec(indptr, indices, data, x, out):
 def canonical_data(M_indptr, M_indices, M_data, theta, v, b_start, m_eq, l, u, a_start, ax_idx, ax, ax_sent):
     """Canonical data at theta: v = M theta (module doc's stacked map; b from v[b_start], A's CSC data from
     v[a_start]); l, u: OSQP's bounds, rows >= m_eq (inequalities) of l left as they are; ax = A's parametric
-    entries (A data at ax_idx). Returns True when ax differs from ax_sent, which then takes ax's values."""
+    entries (A data at ax_idx). Returns True when ax differs from ax_sent (the values OSQP holds)."""
     csr_matvec(M_indptr, M_indices, M_data, theta, v)
     for i in range(m_eq):
         l[i] = -v[b_start + i]
@@ -81,9 +81,7 @@ def canonical_data(M_indptr, M_indices, M_data, theta, v, b_start, m_eq, l, u, a
     changed = False
     for k in range(ax_idx.shape[0]):
         a = v[a_start + ax_idx[k]]
-        if a != ax_sent[k]:
-            changed = True
-            ax_sent[k] = a
+        changed |= a != ax_sent[k]
         ax[k] = a
     return changed
 
@@ -433,35 +431,47 @@ class CanonicalQP:
         v = self._v
         q, d, a_data, l, u = v[self._sl_q], float(v[self._i_d]), v[self._sl_a], self._l, self._u
         osqp, ext = self._osqp, self._ext
-        ext.update_data_vec(q=q, l=l, u=u)
-        if a_changed:
-            ext.update_data_mat(P_x=None, P_i=None, A_x=self._ax, A_i=self._ax_idx)   # refactorises the KKT matrix
-        if self._cold:
-            ext.warm_start(np.zeros(self.n_variables), np.zeros(self.n_constraints))
-        elif shift and self._shift_x is not None and self._xy is not None:
-            ext.warm_start(self._xy[0][self._shift_x], self._xy[1][self._shift_y])
-        run_s, iters, solves, verified = 0.0, 0, 0, False
-        for rung in range(len(self.ladder)):
-            if rung != self._rung:
-                osqp.update_settings(eps_abs=self.ladder[rung], eps_rel=self.ladder[rung])
-                self._rung = rung
-            ext.solve()
-            info, sol = ext.info, ext.solution
-            x, y = sol.x, sol.y
-            polished = (self._polisher is not None and info.status_val == _OSQP_SOLVED
-                        and self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, x, y, ext.get_settings().rho))
-            if polished:
+        xy0 = None
+        if shift and self._shift_x is not None and self._xy is not None:
+            xy0 = (self._xy[0][self._shift_x], self._xy[1][self._shift_y])
+        status_val, run_s, iters, solves, verified = _OSQP_SOLVED, 0.0, 0, 0, False
+        if xy0 is not None and self._polisher is not None:
+            # The last solution's active set, shifted: when its KKT system's solution passes the check, ADMM is
+            # not needed (nor OSQP's updates: OSQP is brought up to date when it next solves).
+            if self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, *xy0, ext.get_settings().rho):
                 x, y = self._polisher.x, self._polisher.y
-            run_s, iters, solves = run_s + info.run_time, iters + info.iter, solves + 1
-            verified = self._check(a_data, q, l, u, info.status_val, x, y)
-            if not verified and polished and self._polisher.refine(_EXTRA_REFINE):   # short of the tolerance only?
-                verified = self._check(a_data, q, l, u, info.status_val, x, y)
-            if verified:
-                break
-        if self._rung > 0:
-            self._rung = 0
-            osqp.update_settings(eps_abs=self.ladder[0], eps_rel=self.ladder[0])
-        ok = bool(info.status_val == _OSQP_SOLVED and np.all(np.isfinite(x)))
+                verified = self._check(a_data, q, l, u, _OSQP_SOLVED, x, y)
+        if not verified:
+            ext.update_data_vec(q=q, l=l, u=u)
+            if a_changed:
+                ext.update_data_mat(P_x=None, P_i=None, A_x=self._ax, A_i=self._ax_idx)   # refactorises the KKT matrix
+                self._ax_sent[:] = self._ax
+            if self._cold:
+                ext.warm_start(np.zeros(self.n_variables), np.zeros(self.n_constraints))
+            elif xy0 is not None:
+                ext.warm_start(*xy0)
+            for rung in range(len(self.ladder)):
+                if rung != self._rung:
+                    osqp.update_settings(eps_abs=self.ladder[rung], eps_rel=self.ladder[rung])
+                    self._rung = rung
+                ext.solve()
+                info, sol = ext.info, ext.solution
+                status_val, x, y = info.status_val, sol.x, sol.y
+                polished = (self._polisher is not None and status_val == _OSQP_SOLVED
+                            and self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, x, y,
+                                                      ext.get_settings().rho))
+                if polished:
+                    x, y = self._polisher.x, self._polisher.y
+                run_s, iters, solves = run_s + info.run_time, iters + info.iter, solves + 1
+                verified = self._check(a_data, q, l, u, status_val, x, y)
+                if not verified and polished and self._polisher.refine(_EXTRA_REFINE):   # short of the tolerance only?
+                    verified = self._check(a_data, q, l, u, status_val, x, y)
+                if verified:
+                    break
+            if self._rung > 0:
+                self._rung = 0
+                osqp.update_settings(eps_abs=self.ladder[0], eps_rel=self.ladder[0])
+        ok = bool(status_val == _OSQP_SOLVED and np.all(np.isfinite(x)))
         self._cold = not ok
         x = x.copy()   # the polisher's arrays are overwritten by the next solve
         self._xy = (x, y.copy()) if ok and verified else None
@@ -469,7 +479,7 @@ class CanonicalQP:
         if ok:
             for v, (off, size, shape) in self._var_slices.items():
                 values_out[v] = np.reshape(x[off:off + size], shape, order="F")
-        return QpSolution(values=values_out, status=self._status_map.get(info.status_val, "solver_error"),
+        return QpSolution(values=values_out, status=self._status_map.get(status_val, "solver_error"),
                           ok=ok, verified=verified and ok, cost=objective(*self._P, q, x) + d if ok else float("nan"),
                           solve_ms=1e3 * float(run_s), iterations=int(iters), solves=solves)
 
