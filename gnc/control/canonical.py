@@ -13,19 +13,24 @@ constraints of which m_eq are equalities:
     P = T_P (column-major, n x n); required parameter-free here.
 OSQP form (cvxpy's QpSolver and OSQP interface, reproduced here):
     A = [AF_eq; -AF_ineq],  l = [-b_eq; -inf],  u = [-b_eq; b_ineq]
+except that a two-sided pair, inequality rows i < j with AF_j = -AF_i, both free of parameters and
+consistent (-b_j <= b_i; e.g. a box bound -1 <= u <= 1, which cvxpy states as two rows), is one OSQP row:
+-b_j <= -AF_i z <= b_i (a smaller KKT system for ADMM and polishing; its multiplier is y_i - y_j).
 At construction cvxpy's own OSQP interface (``chain.solver.solve_via_data`` with a solver cache)
 sets an OSQP instance up from data evaluated at generic (pseudo-random) parameter values, so that
 every structurally non-zero entry of A is stored; the stored pattern is checked against the
 tensor's. (OSQP is a requirement of cvxpy; flight code reaches it through cvxpy and imports neither
 osqp nor scipy.) A caller writes parameter values straight into theta (param_view) and calls
-solve_current, or passes them as a dict (solve). Each solve evaluates the data in one numba kernel, updates
-q, l, u, and the parametric entries of A only when they changed (that costs OSQP a numeric refactorisation),
-and warm-starts from the previous iterate (cold after a failure) or, for a receding-horizon caller (horizon
-given, shift=True), from the last verified solution, primal and dual, advanced by one step. Accuracy comes
-from polishing (gnc.control.polish: the KKT system on ADMM's active set, on a pattern ordered and analysed
-once at construction; OSQP's own polishing, which redoes that every solve, is off), checked here: ADMM runs
-to a coarse tolerance, the polished solution must pass a KKT check (feasibility, stationarity, multiplier
-signs), and when it does not ADMM continues to the next, finer tolerance of a ladder (CanonicalQP).
+solve_current, or passes them as a dict (solve). Each solve evaluates the data in one numba kernel.
+Accuracy comes from polishing (gnc.control.polish: the KKT system on a guessed active set, on a pattern ordered
+and analysed once at construction; OSQP's own polishing, which redoes that every solve, is off), checked here:
+the polished solution must pass a KKT check (feasibility, stationarity, multiplier signs). A receding-horizon
+caller (horizon given, shift=True) first polishes on the last verified solution's active set, primal and dual
+advanced by one step: when that passes the check, OSQP is not run at all (on the default mission 99 % of warm
+cycles). Otherwise OSQP gets q, l, u, and the parametric entries of A when they changed (that costs it a numeric
+refactorisation), warm-starts from that shifted solution (from zero after a failure; else from its own last
+iterate, or the last solution if that is newer), runs ADMM to a coarse tolerance and polishes on ADMM's active
+set; when the check fails ADMM continues to the next, finer tolerance of a ladder (CanonicalQP).
 """
 
 from dataclasses import dataclass
@@ -205,7 +210,7 @@ class QpSolution:
     objective value (NaN when not ok); solve_ms: OSQP's own run time (ms) over all rungs
     (its updates and ADMM; the polishing and KKT check are not in it: time the whole cycle with an injected
     clock, as RelativeMPC.compute_ms does); iterations: ADMM iterations over all solves; solves: OSQP
-    solves (rungs of the tolerance ladder tried)."""
+    solves (rungs of the tolerance ladder tried; 0 when the shifted active set passed the check)."""
 
     values: dict
     status: str
@@ -229,11 +234,13 @@ class CanonicalQP:
     shifted warm start (every variable and constraint block whose first axis has N or N + 1 entries is
     taken as step-indexed). Raises ValueError if the problem does not fit.
 
-    Each solve: ADMM to a coarse tolerance, then polishing (gnc.control.polish: the KKT system solved on
-    the active set ADMM identified); the result is accepted when it passes the KKT check, if need be after
-    more refinement steps. A wrong active-set guess fails it: ADMM then continues from its iterate to the
-    next tolerance of the ladder and polishes again. When no rung passes, the last result is accepted on OSQP's own
-    'solved' status (``verified`` is then False).
+    Each solve: on a shifted warm start, polishing on the last solution's shifted active set first, accepted when
+    it passes the KKT check; else (and on any other solve) ADMM to a coarse tolerance, then polishing
+    (gnc.control.polish: the KKT system solved on the active set ADMM identified); the result is accepted when it
+    passes the KKT check, if need be after more refinement steps. A wrong active-set guess fails it: ADMM then
+    continues from its iterate to the next tolerance of the ladder and polishes again. When no rung passes, the
+    last result is accepted on OSQP's own 'solved' status (``verified`` is then False). n_two_sided: the
+    two-sided pairs stated as one row each (module doc); n_constraints counts OSQP's rows.
     """
 
     def __init__(self, problem, variables, osqp_options=None, ladder=DEFAULT_LADDER, kkt_tol=1e-9, seed=0,
@@ -379,6 +386,7 @@ class CanonicalQP:
                 raise ValueError("a two-sided pair's rows do not shift together")
             self._shift_y = row_new[shift_y[keep]]
         self._xy = None   # the last verified solution (x, y), for a shifted warm start
+        self._osqp_stale = False   # the last solution came from the active-set warm start, not from OSQP
         self._polisher = KktPolisher(self._P, self._A_indptr, self._A_indices, m_osqp, refine_iter) if self.polishing else None
         # Compile (or load) the numba kernels now rather than in the first cycle.
         q, _, a_data, l, u = self.evaluate({p: np.zeros(p.shape) for p in params})
@@ -441,6 +449,7 @@ class CanonicalQP:
             if self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, *xy0, ext.get_settings().rho):
                 x, y = self._polisher.x, self._polisher.y
                 verified = self._check(a_data, q, l, u, _OSQP_SOLVED, x, y)
+                self._osqp_stale |= verified
         if not verified:
             ext.update_data_vec(q=q, l=l, u=u)
             if a_changed:
@@ -450,6 +459,9 @@ class CanonicalQP:
                 ext.warm_start(np.zeros(self.n_variables), np.zeros(self.n_constraints))
             elif xy0 is not None:
                 ext.warm_start(*xy0)
+            elif self._osqp_stale and self._xy is not None:   # OSQP's iterate is older than the last solution
+                ext.warm_start(*self._xy)
+            self._osqp_stale = False
             for rung in range(len(self.ladder)):
                 if rung != self._rung:
                     osqp.update_settings(eps_abs=self.ladder[rung], eps_rel=self.ladder[rung])
