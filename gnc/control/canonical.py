@@ -319,6 +319,7 @@ class CanonicalQP:
         a_rows, a_i, a_j, param_dep = a_rows[kept_entry], row_new[a_i[kept_entry]], a_j[kept_entry], param_dep[kept_entry]
         self.n_variables, self.n_constraints, self.n_equalities = n, m_osqp, m_eq
         self.n_two_sided = len(pairs)
+        self._pairs, self._row_new = pairs, row_new   # (for tests: the layout against cvxpy's)
         self._A_indices = a_i.astype(np.int64)
         self._A_indptr = np.searchsorted(a_j, np.arange(n + 1)).astype(np.int64)
         self._ax_idx = np.flatnonzero(param_dep).astype(np.int64)    # positions in A's CSC data
