@@ -450,6 +450,8 @@ class CanonicalQP:
             if self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, *xy0, ext.get_settings().rho):
                 x, y = self._polisher.x, self._polisher.y
                 verified = self._check(a_data, q, l, u, _OSQP_SOLVED, x, y)
+                if not verified and self._polisher.refine(_EXTRA_REFINE):   # short of the tolerance only?
+                    verified = self._check(a_data, q, l, u, _OSQP_SOLVED, x, y)
                 self._osqp_stale |= verified
         if not verified:
             ext.update_data_vec(q=q, l=l, u=u)
