@@ -60,6 +60,8 @@ _OSQP_SOLVED = 1  # OSQP's status_val for 'solved'
 # before the next rung: one step, the default polish_refine_iter, suffices in warm cycles; cold starts need up to
 # ~30 (regularised and exact KKT matrices then differ more).
 _EXTRA_REFINE = 40
+# Polishing passes of the active-set warm start (CanonicalQP.solve_current) before ADMM takes over.
+_ACTIVE_SET_STEPS = 3
 
 
 @njit(cache=True)
@@ -446,13 +448,21 @@ class CanonicalQP:
         status_val, run_s, iters, solves, verified = _OSQP_SOLVED, 0.0, 0, 0, False
         if xy0 is not None and self._polisher is not None:
             # The last solution's active set, shifted: when its KKT system's solution passes the check, ADMM is
-            # not needed (nor OSQP's updates: OSQP is brought up to date when it next solves).
-            if self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, *xy0, ext.get_settings().rho):
+            # not needed (nor OSQP's updates: OSQP is brought up to date when it next solves). A failed guess is
+            # corrected from its own solution (rows with a wrong-signed multiplier leave the active set, violated
+            # ones join: a primal-dual active-set step) up to _ACTIVE_SET_STEPS times.
+            x, y = xy0
+            for _ in range(_ACTIVE_SET_STEPS):
+                if not self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, x, y, ext.get_settings().rho):
+                    break
                 x, y = self._polisher.x, self._polisher.y
                 verified = self._check(a_data, q, l, u, _OSQP_SOLVED, x, y)
                 if not verified and self._polisher.refine(_EXTRA_REFINE):   # short of the tolerance only?
                     verified = self._check(a_data, q, l, u, _OSQP_SOLVED, x, y)
-                self._osqp_stale |= verified
+                if verified:
+                    self._osqp_stale = True
+                    break
+                x, y = x.copy(), y.copy()   # the polisher's output, its next input
         if not verified:
             ext.update_data_vec(q=q, l=l, u=u)
             if a_changed:
