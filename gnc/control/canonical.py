@@ -13,19 +13,24 @@ constraints of which m_eq are equalities:
     P = T_P (column-major, n x n); required parameter-free here.
 OSQP form (cvxpy's QpSolver and OSQP interface, reproduced here):
     A = [AF_eq; -AF_ineq],  l = [-b_eq; -inf],  u = [-b_eq; b_ineq]
+except that a two-sided pair, inequality rows i < j with AF_j = -AF_i, both free of parameters and
+consistent (-b_j <= b_i; e.g. a box bound -1 <= u <= 1, which cvxpy states as two rows), is one OSQP row:
+-b_j <= -AF_i z <= b_i (a smaller KKT system for ADMM and polishing; its multiplier is y_i - y_j).
 At construction cvxpy's own OSQP interface (``chain.solver.solve_via_data`` with a solver cache)
 sets an OSQP instance up from data evaluated at generic (pseudo-random) parameter values, so that
 every structurally non-zero entry of A is stored; the stored pattern is checked against the
 tensor's. (OSQP is a requirement of cvxpy; flight code reaches it through cvxpy and imports neither
 osqp nor scipy.) A caller writes parameter values straight into theta (param_view) and calls
-solve_current, or passes them as a dict (solve). Each solve evaluates the data in one numba kernel, updates
-q, l, u, and the parametric entries of A only when they changed (that costs OSQP a numeric refactorisation),
-and warm-starts from the previous iterate (cold after a failure) or, for a receding-horizon caller (horizon
-given, shift=True), from the last verified solution, primal and dual, advanced by one step. Accuracy comes
-from polishing (gnc.control.polish: the KKT system on ADMM's active set, on a pattern ordered and analysed
-once at construction; OSQP's own polishing, which redoes that every solve, is off), checked here: ADMM runs
-to a coarse tolerance, the polished solution must pass a KKT check (feasibility, stationarity, multiplier
-signs), and when it does not ADMM continues to the next, finer tolerance of a ladder (CanonicalQP).
+solve_current, or passes them as a dict (solve). Each solve evaluates the data in one numba kernel.
+Accuracy comes from polishing (gnc.control.polish: the KKT system on a guessed active set, on a pattern ordered
+and analysed once at construction; OSQP's own polishing, which redoes that every solve, is off), checked here:
+the polished solution must pass a KKT check (feasibility, stationarity, multiplier signs). A receding-horizon
+caller (horizon given, shift=True) first polishes on the last verified solution's active set, primal and dual
+advanced by one step: when that passes the check, OSQP is not run at all (on the default mission 99 % of warm
+cycles). Otherwise OSQP gets q, l, u, and the parametric entries of A when they changed (that costs it a numeric
+refactorisation), warm-starts from that shifted solution (from zero after a failure; else from its own last
+iterate, or the last solution if that is newer), runs ADMM to a coarse tolerance and polishes on ADMM's active
+set; when the check fails ADMM continues to the next, finer tolerance of a ladder (CanonicalQP).
 """
 
 from dataclasses import dataclass
@@ -55,6 +60,8 @@ _OSQP_SOLVED = 1  # OSQP's status_val for 'solved'
 # before the next rung: one step, the default polish_refine_iter, suffices in warm cycles; cold starts need up to
 # ~30 (regularised and exact KKT matrices then differ more).
 _EXTRA_REFINE = 40
+# Polishing passes of the active-set warm start (CanonicalQP.solve_current) before ADMM takes over.
+_ACTIVE_SET_STEPS = 3
 
 
 @njit(cache=True)
@@ -71,7 +78,7 @@ def csr_matvec(indptr, indices, data, x, out):
 def canonical_data(M_indptr, M_indices, M_data, theta, v, b_start, m_eq, l, u, a_start, ax_idx, ax, ax_sent):
     """Canonical data at theta: v = M theta (module doc's stacked map; b from v[b_start], A's CSC data from
     v[a_start]); l, u: OSQP's bounds, rows >= m_eq (inequalities) of l left as they are; ax = A's parametric
-    entries (A data at ax_idx). Returns True when ax differs from ax_sent, which then takes ax's values."""
+    entries (A data at ax_idx). Returns True when ax differs from ax_sent (the values OSQP holds)."""
     csr_matvec(M_indptr, M_indices, M_data, theta, v)
     for i in range(m_eq):
         l[i] = -v[b_start + i]
@@ -81,9 +88,7 @@ def canonical_data(M_indptr, M_indices, M_data, theta, v, b_start, m_eq, l, u, a
     changed = False
     for k in range(ax_idx.shape[0]):
         a = v[a_start + ax_idx[k]]
-        if a != ax_sent[k]:
-            changed = True
-            ax_sent[k] = a
+        changed |= a != ax_sent[k]
         ax[k] = a
     return changed
 
@@ -163,6 +168,38 @@ def _shift_index(offsets, shapes, size, horizon):
     return idx
 
 
+def _constant_entry(ptr, idx, dat, row, const_col):
+    """Value of tensor row `row` (CSR parts) when it does not depend on a parameter (0.0 when empty), else None."""
+    lo, hi = ptr[row], ptr[row + 1]
+    if np.any(idx[lo:hi] != const_col):
+        return None
+    return float(dat[lo]) if hi > lo else 0.0
+
+
+def _two_sided_pairs(a_i, a_j, param_dep, a_val, b_const, m_eq):
+    """Inequality rows AF_i z + b_i >= 0 and AF_j z + b_j >= 0 (i < j) with AF_j = -AF_i, both parameter-free
+    and -b_j <= b_i: {i: j}. (a_i, a_j, a_val: AF's entries by row, column, value; param_dep: entries that
+    depend on a parameter; b_const: row -> b_i, None when it depends on one.)"""
+    entries = {}
+    dep_rows = set(a_i[param_dep].tolist())
+    for i, j, v in zip(a_i.tolist(), a_j.tolist(), a_val.tolist()):
+        if i >= m_eq and i not in dep_rows and b_const[i] is not None:
+            entries.setdefault(i, []).append((j, v))
+    first = {}
+    for i, e in entries.items():
+        first.setdefault(tuple(e), []).append(i)
+    pairs, used = {}, set()
+    for i, e in entries.items():
+        if i in used:
+            continue
+        for j in first.get(tuple((c, -v) for c, v in e), []):
+            if j > i and j not in used and -b_const[j] <= b_const[i]:
+                pairs[i] = j
+                used.update((i, j))
+                break
+    return pairs
+
+
 def _nonzero_rows(indptr):
     return np.flatnonzero(np.diff(indptr) > 0)
 
@@ -175,7 +212,7 @@ class QpSolution:
     objective value (NaN when not ok); solve_ms: OSQP's own run time (ms) over all rungs
     (its updates and ADMM; the polishing and KKT check are not in it: time the whole cycle with an injected
     clock, as RelativeMPC.compute_ms does); iterations: ADMM iterations over all solves; solves: OSQP
-    solves (rungs of the tolerance ladder tried)."""
+    solves (rungs of the tolerance ladder tried; 0 when the shifted active set passed the check)."""
 
     values: dict
     status: str
@@ -199,11 +236,13 @@ class CanonicalQP:
     shifted warm start (every variable and constraint block whose first axis has N or N + 1 entries is
     taken as step-indexed). Raises ValueError if the problem does not fit.
 
-    Each solve: ADMM to a coarse tolerance, then polishing (gnc.control.polish: the KKT system solved on
-    the active set ADMM identified); the result is accepted when it passes the KKT check, if need be after
-    more refinement steps. A wrong active-set guess fails it: ADMM then continues from its iterate to the
-    next tolerance of the ladder and polishes again. When no rung passes, the last result is accepted on OSQP's own
-    'solved' status (``verified`` is then False).
+    Each solve: on a shifted warm start, polishing on the last solution's shifted active set first, accepted when
+    it passes the KKT check; else (and on any other solve) ADMM to a coarse tolerance, then polishing
+    (gnc.control.polish: the KKT system solved on the active set ADMM identified); the result is accepted when it
+    passes the KKT check, if need be after more refinement steps. A wrong active-set guess fails it: ADMM then
+    continues from its iterate to the next tolerance of the ladder and polishes again. When no rung passes, the
+    last result is accepted on OSQP's own 'solved' status (``verified`` is then False). n_two_sided: the
+    two-sided pairs stated as one row each (module doc); n_constraints counts OSQP's rows.
     """
 
     def __init__(self, problem, variables, osqp_options=None, ladder=DEFAULT_LADDER, kkt_tol=1e-9, seed=0,
@@ -268,15 +307,29 @@ class CanonicalQP:
         sign = np.where(np.arange(m) < m_eq, 1.0, -1.0)
         # Entries of A that depend on a parameter (any tensor column but the constant one).
         param_dep = np.array([np.any(A_idx[A_ptr[r]:A_ptr[r + 1]] != p_size) for r in a_rows], dtype=bool)
-        self.n_variables, self.n_constraints, self.n_equalities = n, m, m_eq
+        b_const = {i: _constant_entry(A_ptr, A_idx, A_dat, m * n + i, p_size) for i in range(m_eq, m)}
+        # Two-sided pairs: one OSQP row each (module doc); row_new: original row -> OSQP row.
+        pairs = _two_sided_pairs(a_i, a_j, param_dep, A_dat[A_ptr[a_rows]], b_const, m_eq)
+        partner_rows = np.array(sorted(pairs.values()), dtype=np.int64)
+        keep = np.setdiff1d(np.arange(m), partner_rows)
+        row_new = np.full(m, -1, dtype=np.int64)
+        row_new[keep] = np.arange(len(keep))
+        for i, j in pairs.items():
+            row_new[j] = row_new[i]
+        m_osqp = len(keep)
+        kept_entry = ~np.isin(a_i, partner_rows)
+        a_rows, a_i, a_j, param_dep = a_rows[kept_entry], row_new[a_i[kept_entry]], a_j[kept_entry], param_dep[kept_entry]
+        self.n_variables, self.n_constraints, self.n_equalities = n, m_osqp, m_eq
+        self.n_two_sided = len(pairs)
+        self._pairs, self._row_new = pairs, row_new   # (for tests: the layout against cvxpy's)
         self._A_indices = a_i.astype(np.int64)
         self._A_indptr = np.searchsorted(a_j, np.arange(n + 1)).astype(np.int64)
         self._ax_idx = np.flatnonzero(param_dep).astype(np.int64)    # positions in A's CSC data
 
-        # One stacked map M: theta -> [q (n); d (1); A's CSC data (signed); b (m)].
+        # One stacked map M: theta -> [q (n); d (1); A's CSC data (signed); b (kept rows)].
         blocks = ((q_ptr, q_idx, q_dat, np.arange(n + 1), np.ones(n + 1)),
-                  (A_ptr, A_idx, A_dat, a_rows, sign[a_i]),
-                  (A_ptr, A_idx, A_dat, m * n + np.arange(m), np.ones(m)))
+                  (A_ptr, A_idx, A_dat, a_rows, sign[a_rows % m]),
+                  (A_ptr, A_idx, A_dat, m * n + keep, np.ones(m_osqp)))
         ptr, idx, dat = [0], [], []
         for bptr, bidx, bdat, brows, scale in blocks:
             for r, sc in zip(brows, scale):
@@ -291,23 +344,29 @@ class CanonicalQP:
         self._sl_q, self._i_d = slice(0, n), n
         self._sl_a = slice(n + 1, n + 1 + nnz_a)
         self._b_start = n + 1 + nnz_a
-        self._u = np.empty(m)
+        self._u = np.empty(m_osqp)
         self._ax = np.empty(len(self._ax_idx))
         self._ax_sent = np.full(len(self._ax_idx), np.nan)   # A's parametric entries OSQP holds (NaN: none yet)
         self._cold = False
 
-        # OSQP set up by cvxpy's own interface on the canonical data; check its A pattern is ours.
+        # OSQP set up by cvxpy's own interface on the canonical data (a two-sided pair's second row dropped: its
+        # bound is the first row's l, set below); check its A pattern is ours.
         cache = {}
         osqp_iface = chain.solver
         self._status_map = dict(osqp_iface.STATUS_MAP)
+        ineq_keep = keep[keep >= m_eq] - m_eq
+        data = dict(data)
+        data[cp.settings.F], data[cp.settings.G] = data[cp.settings.F][ineq_keep, :], data[cp.settings.G][ineq_keep]
         osqp_iface.solve_via_data(data, False, False, dict(self.options), solver_cache=cache)
         self._osqp = cache[osqp_iface.name()][0]
         # Per cycle the solver object under osqp's Python class is called directly: that class's update and
         # solve copy and check their arguments and rebuild an info namespace every call (~0.3 ms at N = 40).
         self._ext = self._osqp._solver
-        self._l = np.full(m, -self._osqp.constant("OSQP_INFTY"))   # l as OSQP takes it (rows >= m_eq fixed)
+        self._l = np.full(m_osqp, -self._osqp.constant("OSQP_INFTY"))   # l as OSQP takes it (rows >= m_eq fixed)
+        for i, j in pairs.items():
+            self._l[row_new[i]] = -b_const[j]
         A_osqp = data["Ax"]
-        if (A_osqp.shape != (m, n) or not np.array_equal(A_osqp.indices, self._A_indices)
+        if (A_osqp.shape != (m_osqp, n) or not np.array_equal(A_osqp.indices, self._A_indices)
                 or not np.array_equal(A_osqp.indptr, self._A_indptr)):
             raise ValueError("OSQP's constraint matrix pattern differs from cvxpy's parameter tensor")
         self._var_slices = {}
@@ -324,16 +383,20 @@ class CanonicalQP:
                 raise ValueError("unexpected constraint layout in cvxpy's canonical data")
             self._shift_x = _shift_index([pp.var_id_to_col[v.id] for v in pp.variables], [v.shape for v in pp.variables],
                                          n, horizon)
-            self._shift_y = _shift_index(np.cumsum([0] + [c.size for c in pp.constraints[:-1]]),
-                                         [c.shape for c in pp.constraints], m, horizon)
+            shift_y = _shift_index(np.cumsum([0] + [c.size for c in pp.constraints[:-1]]),
+                                   [c.shape for c in pp.constraints], m, horizon)
+            if any(pairs.get(shift_y[i]) != shift_y[j] for i, j in pairs.items()):
+                raise ValueError("a two-sided pair's rows do not shift together")
+            self._shift_y = row_new[shift_y[keep]]
         self._xy = None   # the last verified solution (x, y), for a shifted warm start
-        self._polisher = KktPolisher(self._P, self._A_indptr, self._A_indices, m, refine_iter) if self.polishing else None
+        self._osqp_stale = False   # the last solution came from the active-set warm start, not from OSQP
+        self._polisher = KktPolisher(self._P, self._A_indptr, self._A_indices, m_osqp, refine_iter) if self.polishing else None
         # Compile (or load) the numba kernels now rather than in the first cycle.
         q, _, a_data, l, u = self.evaluate({p: np.zeros(p.shape) for p in params})
-        kkt_residuals(self._A_indptr, self._A_indices, a_data, *self._P, q, l, u, np.zeros(n), np.zeros(m))
+        kkt_residuals(self._A_indptr, self._A_indices, a_data, *self._P, q, l, u, np.zeros(n), np.zeros(m_osqp))
         objective(*self._P, q, np.zeros(n))
         if self._polisher is not None:
-            self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, np.zeros(n), np.zeros(m), 1.0)
+            self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, np.zeros(n), np.zeros(m_osqp), 1.0)
             self._polisher.refine(1)
 
     def param_view(self, parameter):
@@ -379,35 +442,61 @@ class CanonicalQP:
         v = self._v
         q, d, a_data, l, u = v[self._sl_q], float(v[self._i_d]), v[self._sl_a], self._l, self._u
         osqp, ext = self._osqp, self._ext
-        ext.update_data_vec(q=q, l=l, u=u)
-        if a_changed:
-            ext.update_data_mat(P_x=None, P_i=None, A_x=self._ax, A_i=self._ax_idx)   # refactorises the KKT matrix
-        if self._cold:
-            ext.warm_start(np.zeros(self.n_variables), np.zeros(self.n_constraints))
-        elif shift and self._shift_x is not None and self._xy is not None:
-            ext.warm_start(self._xy[0][self._shift_x], self._xy[1][self._shift_y])
-        run_s, iters, solves, verified = 0.0, 0, 0, False
-        for rung in range(len(self.ladder)):
-            if rung != self._rung:
-                osqp.update_settings(eps_abs=self.ladder[rung], eps_rel=self.ladder[rung])
-                self._rung = rung
-            ext.solve()
-            info, sol = ext.info, ext.solution
-            x, y = sol.x, sol.y
-            polished = (self._polisher is not None and info.status_val == _OSQP_SOLVED
-                        and self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, x, y, ext.get_settings().rho))
-            if polished:
+        xy0 = None
+        if shift and self._shift_x is not None and self._xy is not None:
+            xy0 = (self._xy[0][self._shift_x], self._xy[1][self._shift_y])
+        status_val, run_s, iters, solves, verified = _OSQP_SOLVED, 0.0, 0, 0, False
+        if xy0 is not None and self._polisher is not None:
+            # The last solution's active set, shifted: when its KKT system's solution passes the check, ADMM is
+            # not needed (nor OSQP's updates: OSQP is brought up to date when it next solves). A failed guess is
+            # corrected from its own solution (rows with a wrong-signed multiplier leave the active set, violated
+            # ones join: a primal-dual active-set step) up to _ACTIVE_SET_STEPS times.
+            x, y = xy0
+            for _ in range(_ACTIVE_SET_STEPS):
+                if not self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, x, y, ext.get_settings().rho):
+                    break
                 x, y = self._polisher.x, self._polisher.y
-            run_s, iters, solves = run_s + info.run_time, iters + info.iter, solves + 1
-            verified = self._check(a_data, q, l, u, info.status_val, x, y)
-            if not verified and polished and self._polisher.refine(_EXTRA_REFINE):   # short of the tolerance only?
-                verified = self._check(a_data, q, l, u, info.status_val, x, y)
-            if verified:
-                break
-        if self._rung > 0:
-            self._rung = 0
-            osqp.update_settings(eps_abs=self.ladder[0], eps_rel=self.ladder[0])
-        ok = bool(info.status_val == _OSQP_SOLVED and np.all(np.isfinite(x)))
+                verified = self._check(a_data, q, l, u, _OSQP_SOLVED, x, y)
+                if not verified and self._polisher.refine(_EXTRA_REFINE):   # short of the tolerance only?
+                    verified = self._check(a_data, q, l, u, _OSQP_SOLVED, x, y)
+                if verified:
+                    self._osqp_stale = True
+                    break
+                x, y = x.copy(), y.copy()   # the polisher's output, its next input
+        if not verified:
+            ext.update_data_vec(q=q, l=l, u=u)
+            if a_changed:
+                ext.update_data_mat(P_x=None, P_i=None, A_x=self._ax, A_i=self._ax_idx)   # refactorises the KKT matrix
+                self._ax_sent[:] = self._ax
+            if self._cold:
+                ext.warm_start(np.zeros(self.n_variables), np.zeros(self.n_constraints))
+            elif xy0 is not None:
+                ext.warm_start(*xy0)
+            elif self._osqp_stale and self._xy is not None:   # OSQP's iterate is older than the last solution
+                ext.warm_start(*self._xy)
+            self._osqp_stale = False
+            for rung in range(len(self.ladder)):
+                if rung != self._rung:
+                    osqp.update_settings(eps_abs=self.ladder[rung], eps_rel=self.ladder[rung])
+                    self._rung = rung
+                ext.solve()
+                info, sol = ext.info, ext.solution
+                status_val, x, y = info.status_val, sol.x, sol.y
+                polished = (self._polisher is not None and status_val == _OSQP_SOLVED
+                            and self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, x, y,
+                                                      ext.get_settings().rho))
+                if polished:
+                    x, y = self._polisher.x, self._polisher.y
+                run_s, iters, solves = run_s + info.run_time, iters + info.iter, solves + 1
+                verified = self._check(a_data, q, l, u, status_val, x, y)
+                if not verified and polished and self._polisher.refine(_EXTRA_REFINE):   # short of the tolerance only?
+                    verified = self._check(a_data, q, l, u, status_val, x, y)
+                if verified:
+                    break
+            if self._rung > 0:
+                self._rung = 0
+                osqp.update_settings(eps_abs=self.ladder[0], eps_rel=self.ladder[0])
+        ok = bool(status_val == _OSQP_SOLVED and np.all(np.isfinite(x)))
         self._cold = not ok
         x = x.copy()   # the polisher's arrays are overwritten by the next solve
         self._xy = (x, y.copy()) if ok and verified else None
@@ -415,7 +504,7 @@ class CanonicalQP:
         if ok:
             for v, (off, size, shape) in self._var_slices.items():
                 values_out[v] = np.reshape(x[off:off + size], shape, order="F")
-        return QpSolution(values=values_out, status=self._status_map.get(info.status_val, "solver_error"),
+        return QpSolution(values=values_out, status=self._status_map.get(status_val, "solver_error"),
                           ok=ok, verified=verified and ok, cost=objective(*self._P, q, x) + d if ok else float("nan"),
                           solve_ms=1e3 * float(run_s), iterations=int(iters), solves=solves)
 

@@ -1,8 +1,9 @@
 """Sparse LDL' factorisation of a symmetric quasi-definite matrix with a fixed pattern (numba).
 
 The pattern is ordered once (minimum degree, min_degree_order) and analysed once (ldl_symbolic: elimination
-tree and column counts); each new set of values then costs one numeric factorisation (ldl_numeric) and
-triangular solves (ldl_solve). The algorithm is the up-looking LDL' of T. Davis, "Algorithm 849: a concise
+tree and column counts; ldl_pattern: L's pattern and each row's elimination order); each new set of values
+then costs one numeric factorisation (ldl_numeric, on that pattern: no tree walk) and triangular solves
+(ldl_solve). The algorithm is the up-looking LDL' of T. Davis, "Algorithm 849: a concise
 sparse Cholesky factorization package", ACM TOMS 31 (2005), as in QDLDL (OSQP's linear solver). A
 quasi-definite matrix [H, A'; A, -G] (H, G positive definite) has an LDL' factorisation for every symmetric
 permutation (Vanderbei 1995), so no pivoting is needed.
@@ -82,13 +83,20 @@ def ldl_symbolic(n, Ap, Ai):
 
 
 @njit(cache=True)
-def ldl_numeric(n, Ap, Ai, Ax, Lp, parent, Li, Lx, D):
-    """Factor the matrix with upper-triangular CSC (Ap, Ai, Ax) as L D L' (L unit lower triangular, strictly
-    lower part in (Lp, Li, Lx) by columns; D diagonal), in place. Returns False on a zero or non-finite pivot."""
-    y = np.zeros(n)
+def ldl_pattern(n, Ap, Ai, Lp, parent):
+    """The pattern of L for ldl_numeric, from ldl_symbolic's (parent, Lp): Li (row indices of L's strictly lower
+    part by columns, increasing) and, per row k, the columns i of its entries L[k, i] in the order the up-looking
+    factorisation eliminates them (topological in the elimination tree): Rp (n + 1), Ri (column i) and Rpos (the
+    entry's position in Li/Lx)."""
+    nnz = Lp[n]
+    Li = np.empty(nnz, dtype=np.int64)
+    Rp = np.zeros(n + 1, dtype=np.int64)
+    Ri = np.empty(nnz, dtype=np.int64)
+    Rpos = np.empty(nnz, dtype=np.int64)
     pattern = np.empty(n, dtype=np.int64)
     flag = np.full(n, -1, dtype=np.int64)
     lnz = np.zeros(n, dtype=np.int64)
+    r = 0
     for k in range(n):
         top = n
         flag[k] = k
@@ -96,7 +104,6 @@ def ldl_numeric(n, Ap, Ai, Ax, Lp, parent, Li, Lx, D):
             i = Ai[p]
             if i > k:
                 continue
-            y[i] += Ax[p]
             length = 0
             while flag[i] != k:
                 pattern[length] = i
@@ -107,21 +114,43 @@ def ldl_numeric(n, Ap, Ai, Ax, Lp, parent, Li, Lx, D):
                 top -= 1
                 length -= 1
                 pattern[top] = pattern[length]
-        dk = y[k]
-        y[k] = 0.0
         for t in range(top, n):
             i = pattern[t]
+            p2 = Lp[i] + lnz[i]
+            Li[p2] = k
+            lnz[i] += 1
+            Ri[r] = i
+            Rpos[r] = p2
+            r += 1
+        Rp[k + 1] = r
+    return Li, Rp, Ri, Rpos
+
+
+@njit(cache=True)
+def ldl_numeric(n, Ap, Ai, Ax, Lp, Li, Rp, Ri, Rpos, Lx, D, y):
+    """Factor the matrix with upper-triangular CSC (Ap, Ai, Ax) as L D L' (L unit lower triangular, strictly
+    lower part in (Lp, Li, Lx) by columns; D diagonal), Lx and D in place, on the pattern of ldl_pattern
+    (Li, Rp, Ri, Rpos). y: work array (n,), zero on entry and on return. Returns False on a zero or non-finite
+    pivot."""
+    for k in range(n):
+        for p in range(Ap[k], Ap[k + 1]):
+            i = Ai[p]
+            if i <= k:
+                y[i] += Ax[p]
+        dk = y[k]
+        y[k] = 0.0
+        for t in range(Rp[k], Rp[k + 1]):
+            i = Ri[t]
             yi = y[i]
             y[i] = 0.0
-            p2 = Lp[i] + lnz[i]
+            p2 = Rpos[t]
             for p in range(Lp[i], p2):
                 y[Li[p]] -= Lx[p] * yi
             lki = yi / D[i]
             dk -= lki * yi
-            Li[p2] = k
             Lx[p2] = lki
-            lnz[i] += 1
         if dk == 0.0 or not np.isfinite(dk):
+            y[:] = 0.0
             return False
         D[k] = dk
     return True

@@ -74,9 +74,10 @@ Solve paths
 ``path="cvxpy"``: ``problem.solve`` with a cvxpy solver (Clarabel by default): cvxpy's compiled DPP path.
 ``path="fast"``: the same problem through cvxpy's canonical problem data and one OSQP instance set up
 once (``gnc.control.canonical``): per cycle numba kernels write the scaled parameters straight into the
-canonical parameter vector, one sparse mat-vec, OSQP vector updates (its constraint matrix values only when
-the keep-out normals changed), warm start from the last plan shifted by one step, polishing on a KKT
-pattern analysed once (``gnc.control.polish``).
+canonical parameter vector, one sparse mat-vec, then the KKT system on the last plan's active set shifted by one
+step (``gnc.control.polish``: a pattern analysed once), accepted when it passes a KKT check; only when it does
+not, OSQP (vector updates, its constraint matrix values when the keep-out normals changed, warm start from the
+last plan shifted by one step) and polishing on ADMM's active set.
 """
 
 from dataclasses import dataclass
@@ -124,7 +125,8 @@ class MpcResult:
         'lqr' from the LQR baseline (gnc.control.lqr).
     ok: True only for an 'optimal' solve with a finite solution.
     solve_ms: solver time reported by cvxpy (ms), summed over the passes of a cold start; NaN when
-        the solver does not report it.
+        the solver does not report it. On the fast path OSQP's own run time (0 when the plan came from the
+        shifted active set without OSQP).
     compute_ms: total time spent in ``solve`` (ms, on the injected clock_ns; NaN without one), including parameter updates
         and cvxpy overhead.
     max_slack: largest soft-constraint violation in SI, max of max_keep_out_slack_m (m),

@@ -16,7 +16,7 @@ pivoting. The caller checks the result (canonical.kkt_residuals): a wrong active
 import numpy as np
 from numba import njit
 
-from gnc.control.ldl import ldl_numeric, ldl_solve, ldl_symbolic, min_degree_order
+from gnc.control.ldl import ldl_numeric, ldl_pattern, ldl_solve, ldl_symbolic, min_degree_order
 
 POLISH_DELTA = 1e-6   # regularisation d (OSQP's polishing default)
 REFINE_STOP = 1e-13   # refinement stops at a correction below this, relative to max(1, |solution|_inf)
@@ -54,9 +54,10 @@ class KktPolisher:
         self._Ki = (keys % nk).astype(np.int64)
         self._Kx = np.zeros(len(keys))
         self._perm = perm
-        self._parent, self._Lp = ldl_symbolic(nk, self._Kp, self._Ki)
-        self._Li = np.empty(self._Lp[-1], dtype=np.int64)
+        parent, self._Lp = ldl_symbolic(nk, self._Kp, self._Ki)
+        self._Li, self._Rp, self._Ri, self._Rpos = ldl_pattern(nk, self._Kp, self._Ki, self._Lp, parent)
         self._Lx = np.empty(self._Lp[-1])
+        self._ldl_work = np.zeros(nk)
         self._D = np.empty(nk)
         self._work = np.empty((4, nk))
         self._active = np.zeros(m, dtype=np.int64)
@@ -69,7 +70,8 @@ class KktPolisher:
         self._last = (A_indptr, A_data, P)
         return polish_kkt(A_indptr, self._A_row, A_data, P[0], P[1], P[2], q, l, u, x, y, rho, self._P_upper,
                           self._pos_P, self._pos_xd, self._pos_A, self._pos_yd, self._perm, self._Kp, self._Ki,
-                          self._Kx, self._parent, self._Lp, self._Li, self._Lx, self._D, self._work, self._active,
+                          self._Kx, self._Lp, self._Li, self._Rp, self._Ri, self._Rpos, self._Lx, self._D,
+                          self._ldl_work, self._work, self._active,
                           self.refine_iter, self.x, self.y)
 
     def refine(self, steps):
@@ -101,7 +103,7 @@ def _kkt_matvec(A_indptr, A_row, A_data, P_ptr, P_idx, P_dat, active, n, z, out)
 
 @njit(cache=True)
 def polish_kkt(A_indptr, A_row, A_data, P_ptr, P_idx, P_dat, q, l, u, x, y, rho, P_upper, pos_P, pos_xd, pos_A, pos_yd,
-               perm, Kp, Ki, Kx, parent, Lp, Li, Lx, D, work, active, refine_iter, x_out, y_out):
+               perm, Kp, Ki, Kx, Lp, Li, Rp, Ri, Rpos, Lx, D, ldl_work, work, active, refine_iter, x_out, y_out):
     """KktPolisher.polish's kernel: active set from (x, y), factorise, solve, refine; (x_out, y_out)."""
     n, m = x.shape[0], l.shape[0]
     nk = n + m
@@ -135,7 +137,7 @@ def polish_kkt(A_indptr, A_row, A_data, P_ptr, P_idx, P_dat, q, l, u, x, y, rho,
             Kx[pos_A[k]] += A_data[k]
     for i in range(m):
         Kx[pos_yd[i]] = -POLISH_DELTA if active[i] != 0 else -1.0
-    if not ldl_numeric(nk, Kp, Ki, Kx, Lp, parent, Li, Lx, D):
+    if not ldl_numeric(nk, Kp, Ki, Kx, Lp, Li, Rp, Ri, Rpos, Lx, D, ldl_work):
         return False
     for k in range(nk):
         tmp[k] = rhs[perm[k]]

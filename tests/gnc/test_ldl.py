@@ -4,7 +4,7 @@ solve and a hand-solved QP."""
 import numpy as np
 import scipy.sparse as sp
 
-from gnc.control.ldl import ldl_numeric, ldl_solve, ldl_symbolic, min_degree_order
+from gnc.control.ldl import ldl_numeric, ldl_pattern, ldl_solve, ldl_symbolic, min_degree_order
 from gnc.control.polish import KktPolisher
 
 
@@ -28,9 +28,15 @@ def test_ldl_solves_quasi_definite_systems_like_numpy():
         Kp.sort_indices()
         Ap, Ai = Kp.indptr.astype(np.int64), Kp.indices.astype(np.int64)
         parent, Lp = ldl_symbolic(nk, Ap, Ai)
-        Li, Lx, D = np.empty(Lp[-1], dtype=np.int64), np.empty(Lp[-1]), np.empty(nk)
-        assert ldl_numeric(nk, Ap, Ai, Kp.data, Lp, parent, Li, Lx, D)
+        Li, Rp, Ri, Rpos = ldl_pattern(nk, Ap, Ai, Lp, parent)
+        assert np.all(np.diff(Rp) == np.bincount(Li, minlength=nk))   # row k's entries: as many as Li names k
+        Lx, D, y = np.empty(Lp[-1]), np.empty(nk), np.zeros(nk)
+        assert ldl_numeric(nk, Ap, Ai, Kp.data, Lp, Li, Rp, Ri, Rpos, Lx, D, y)
+        assert not np.any(y)   # the work array is left zero for the next factorisation
         assert np.sum(D > 0) == n and np.sum(D < 0) == m   # inertia of a quasi-definite matrix
+        L = np.eye(nk)
+        L[Li, np.repeat(np.arange(nk), np.diff(Lp))] = Lx
+        np.testing.assert_allclose(L @ np.diag(D) @ L.T, K[perm][:, perm].toarray(), rtol=1e-12, atol=1e-12)
         b = rng.normal(size=nk)
         x = b[perm].copy()
         ldl_solve(nk, Lp, Li, Lx, D, x)
@@ -42,8 +48,10 @@ def test_ldl_solves_quasi_definite_systems_like_numpy():
 def test_ldl_reports_a_zero_pivot():
     Ap, Ai = np.array([0, 1, 3], dtype=np.int64), np.array([0, 0, 1], dtype=np.int64)
     parent, Lp = ldl_symbolic(2, Ap, Ai)
-    Li, Lx, D = np.empty(Lp[-1], dtype=np.int64), np.empty(Lp[-1]), np.empty(2)
-    assert not ldl_numeric(2, Ap, Ai, np.array([1.0, 1.0, 1.0]), Lp, parent, Li, Lx, D)   # [[1, 1], [1, 1]]
+    Li, Rp, Ri, Rpos = ldl_pattern(2, Ap, Ai, Lp, parent)
+    Lx, D, y = np.empty(Lp[-1]), np.empty(2), np.zeros(2)
+    assert not ldl_numeric(2, Ap, Ai, np.array([1.0, 1.0, 1.0]), Lp, Li, Rp, Ri, Rpos, Lx, D, y)   # [[1, 1], [1, 1]]
+    assert not np.any(y)
 
 
 def test_polish_finds_the_optimum_of_a_hand_solved_qp():
