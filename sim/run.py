@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from gnc.executive import Executive
 from gnc.guidance.docking import DockMonitor
@@ -66,13 +67,19 @@ def truth_signals(n_thrusters: int) -> dict[str, Signal]:
 
 def truth_row(world: TruthWorld, io: SimVehicleIO, tick_ns: int) -> dict:
     """Values of ``truth_signals`` now, after this tick's command; tick_ns: the loop's tick (ns)."""
-    r = world.relative_state()[0]
-    b = io.boresight_H()
-    u = -r / np.linalg.norm(r)
-    row = {"pointing_err_deg": math.degrees(math.atan2(float(np.linalg.norm(np.cross(b, u))), float(b @ u)))}
+    row = {"pointing_err_deg": pointing_err_deg(io.boresight_H(), world.relative_state()[0])}
     if world.att is not None:
         row["thruster_on_s"] = valve_open_s(world.thrusters, world.t_ns / NS, (world.t_ns + tick_ns) / NS)
     return row
+
+
+@njit(cache=True)
+def pointing_err_deg(b_H, r_CT_H):
+    """Angle (deg) between the unit boresight b_H and the line of sight -r_CT_H (m) to the target (H)."""
+    rn = math.sqrt(r_CT_H[0] ** 2 + r_CT_H[1] ** 2 + r_CT_H[2] ** 2)
+    ux, uy, uz = -r_CT_H[0] / rn, -r_CT_H[1] / rn, -r_CT_H[2] / rn
+    cx, cy, cz = b_H[1] * uz - b_H[2] * uy, b_H[2] * ux - b_H[0] * uz, b_H[0] * uy - b_H[1] * ux
+    return math.degrees(math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), b_H[0] * ux + b_H[1] * uy + b_H[2] * uz))
 
 
 class RunMetrics:
