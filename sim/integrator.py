@@ -130,16 +130,25 @@ def rhs(t, y, accel_H, p, G, k, s):
 def _add_thrust(y, accel_H, k, s):
     """Add the chaser's thrust accel_H (m/s^2, target Hill axes) to k[s] in N."""
     if accel_H[0] != 0.0 or accel_H[1] != 0.0 or accel_H[2] != 0.0:
-        # Target Hill triad (x = r/|r|, z = h/|h|, y = z x x; gnc.frames) inline: no allocation here.
-        rn = math.sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2])
-        xx, xy, xz = y[0] / rn, y[1] / rn, y[2] / rn
-        hx, hy, hz = y[1] * y[5] - y[2] * y[4], y[2] * y[3] - y[0] * y[5], y[0] * y[4] - y[1] * y[3]
-        hn = math.sqrt(hx * hx + hy * hy + hz * hz)
-        zx, zy, zz = hx / hn, hy / hn, hz / hn
-        yx, yy, yz = zy * xz - zz * xy, zz * xx - zx * xz, zx * xy - zy * xx
-        k[s, 9] += xx * accel_H[0] + yx * accel_H[1] + zx * accel_H[2]
-        k[s, 10] += xy * accel_H[0] + yy * accel_H[1] + zy * accel_H[2]
-        k[s, 11] += xz * accel_H[0] + yz * accel_H[1] + zz * accel_H[2]
+        ax, ay, az = _thrust_N(y[0], y[1], y[2], y[3], y[4], y[5], accel_H)
+        k[s, 9] += ax
+        k[s, 10] += ay
+        k[s, 11] += az
+
+
+@njit(cache=True, inline='always')
+def _thrust_N(rx, ry, rz, vx, vy, vz, accel_H):
+    """accel_H (m/s^2, Hill axes of the target at r, v: m, m/s, N) in N."""
+    # Target Hill triad (x = r/|r|, z = h/|h|, y = z x x; gnc.frames) inline: no allocation here.
+    rn = math.sqrt(rx * rx + ry * ry + rz * rz)
+    xx, xy, xz = rx / rn, ry / rn, rz / rn
+    hx, hy, hz = ry * vz - rz * vy, rz * vx - rx * vz, rx * vy - ry * vx
+    hn = math.sqrt(hx * hx + hy * hy + hz * hz)
+    zx, zy, zz = hx / hn, hy / hn, hz / hn
+    yx, yy, yz = zy * xz - zz * xy, zz * xx - zx * xz, zx * xy - zy * xx
+    return (xx * accel_H[0] + yx * accel_H[1] + zx * accel_H[2],
+            xy * accel_H[0] + yy * accel_H[1] + zy * accel_H[2],
+            xz * accel_H[0] + yz * accel_H[1] + zz * accel_H[2])
 
 
 @njit(cache=True, inline='always')
@@ -225,14 +234,20 @@ def _accel_j2(x, y, z, mu, j2, r_eq):
 
 
 @njit(cache=True, inline='always', error_model='numpy', fastmath=_J2_FLAGS)
-def _rhs_j2(y, accel_H, mu, j2, r_eq, k, s):
-    """``rhs`` under point-mass (+ J2) gravity alone, without the general force model."""
-    k[s, 3], k[s, 4], k[s, 5] = _accel_j2(y[0], y[1], y[2], mu, j2, r_eq)
-    k[s, 9], k[s, 10], k[s, 11] = _accel_j2(y[6], y[7], y[8], mu, j2, r_eq)
-    for i in range(3):
-        k[s, i] = y[3 + i]
-        k[s, 6 + i] = y[9 + i]
-    _add_thrust(y, accel_H, k, s)
+def _rhs_j2(y, accel_H, thrust, mu, j2, r_eq, k, s):
+    """``rhs`` under point-mass (+ J2) gravity alone, without the general force model, in _propagate_j2's
+    interleaved layout (component c of spacecraft b at 2 c + b): both positions read first, then the two
+    independent gravity evaluations. thrust: accel_H is not zero."""
+    xt, yt, zt, xc, yc, zc = y[0], y[2], y[4], y[1], y[3], y[5]
+    for i in range(6):
+        k[s, i] = y[6 + i]
+    k[s, 6], k[s, 8], k[s, 10] = _accel_j2(xt, yt, zt, mu, j2, r_eq)
+    k[s, 7], k[s, 9], k[s, 11] = _accel_j2(xc, yc, zc, mu, j2, r_eq)
+    if thrust:
+        ax, ay, az = _thrust_N(xt, yt, zt, y[6], y[8], y[10], accel_H)
+        k[s, 7] += ax
+        k[s, 9] += ay
+        k[s, 11] += az
 
 
 @njit(cache=True, error_model='numpy', fastmath=_J2_FLAGS)
@@ -242,8 +257,17 @@ def _propagate_j2(y, accel_H, h, n_steps, p):
 
     ``rk8_step``'s method with the stage sums unrolled over the tableau's nonzero entries (generated from
     _A, _E5, _E3), the general force model left out and _J2_FLAGS: 3 times faster; equal to ``rk8_step``
-    to rounding (``tests/sim/test_integrator.py``).
+    to rounding (``tests/sim/test_integrator.py``). The loop is compiled twice, with and without thrust,
+    so the coasting one carries no branch between its stages.
     """
+    if accel_H[0] != 0.0 or accel_H[1] != 0.0 or accel_H[2] != 0.0:
+        return _steps_j2(y, accel_H, h, n_steps, p, True)
+    return _steps_j2(y, accel_H, h, n_steps, p, False)
+
+
+@njit(cache=True, inline='always', error_model='numpy', fastmath=_J2_FLAGS)
+def _steps_j2(y, accel_H, h, n_steps, p, thrust):
+    """_propagate_j2's loop; thrust (a constant at each call site): accel_H is not zero."""
     mu, j2, r_eq = p[P_MU], p[P_J2], p[P_RREF]
     # h A[s, j], the tableau's nonzero entries
     a1_0 = h * _A[1, 0]
@@ -265,57 +289,61 @@ def _propagate_j2(y, accel_H, h, n_steps, p):
     a12_8, a12_9, a12_10, a12_11 = h * _A[12, 8], h * _A[12, 9], h * _A[12, 10], h * _A[12, 11]
     k = np.empty((13, 12))
     ys = np.empty(12)
-    _rhs_j2(y, accel_H, mu, j2, r_eq, k, 0)
+    yi = np.empty(12)  # y interleaved: component c (r then v) of spacecraft b at 2 c + b
+    for b in range(2):
+        for c in range(6):
+            yi[2 * c + b] = y[6 * b + c]
+    _rhs_j2(yi, accel_H, thrust, mu, j2, r_eq, k, 0)
     err_max = 0.0
     for _ in range(n_steps):
         for i in range(12):
-            ys[i] = y[i] + a1_0 * k[0, i]
-        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 1)
+            ys[i] = yi[i] + a1_0 * k[0, i]
+        _rhs_j2(ys, accel_H, thrust, mu, j2, r_eq, k, 1)
         for i in range(12):
-            ys[i] = y[i] + a2_0 * k[0, i] + a2_1 * k[1, i]
-        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 2)
+            ys[i] = yi[i] + a2_0 * k[0, i] + a2_1 * k[1, i]
+        _rhs_j2(ys, accel_H, thrust, mu, j2, r_eq, k, 2)
         for i in range(12):
-            ys[i] = y[i] + a3_0 * k[0, i] + a3_2 * k[2, i]
-        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 3)
+            ys[i] = yi[i] + a3_0 * k[0, i] + a3_2 * k[2, i]
+        _rhs_j2(ys, accel_H, thrust, mu, j2, r_eq, k, 3)
         for i in range(12):
-            ys[i] = y[i] + a4_0 * k[0, i] + a4_2 * k[2, i] + a4_3 * k[3, i]
-        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 4)
+            ys[i] = yi[i] + a4_0 * k[0, i] + a4_2 * k[2, i] + a4_3 * k[3, i]
+        _rhs_j2(ys, accel_H, thrust, mu, j2, r_eq, k, 4)
         for i in range(12):
-            ys[i] = y[i] + a5_0 * k[0, i] + a5_3 * k[3, i] + a5_4 * k[4, i]
-        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 5)
+            ys[i] = yi[i] + a5_0 * k[0, i] + a5_3 * k[3, i] + a5_4 * k[4, i]
+        _rhs_j2(ys, accel_H, thrust, mu, j2, r_eq, k, 5)
         for i in range(12):
-            ys[i] = y[i] + a6_0 * k[0, i] + a6_3 * k[3, i] + a6_4 * k[4, i] + a6_5 * k[5, i]
-        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 6)
+            ys[i] = yi[i] + a6_0 * k[0, i] + a6_3 * k[3, i] + a6_4 * k[4, i] + a6_5 * k[5, i]
+        _rhs_j2(ys, accel_H, thrust, mu, j2, r_eq, k, 6)
         for i in range(12):
-            ys[i] = (y[i] + a7_0 * k[0, i] + a7_3 * k[3, i] + a7_4 * k[4, i] + a7_5 * k[5, i] +
+            ys[i] = (yi[i] + a7_0 * k[0, i] + a7_3 * k[3, i] + a7_4 * k[4, i] + a7_5 * k[5, i] +
                       a7_6 * k[6, i])
-        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 7)
+        _rhs_j2(ys, accel_H, thrust, mu, j2, r_eq, k, 7)
         for i in range(12):
-            ys[i] = (y[i] + a8_0 * k[0, i] + a8_3 * k[3, i] + a8_4 * k[4, i] + a8_5 * k[5, i] +
+            ys[i] = (yi[i] + a8_0 * k[0, i] + a8_3 * k[3, i] + a8_4 * k[4, i] + a8_5 * k[5, i] +
                       a8_6 * k[6, i] + a8_7 * k[7, i])
-        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 8)
+        _rhs_j2(ys, accel_H, thrust, mu, j2, r_eq, k, 8)
         for i in range(12):
-            ys[i] = (y[i] + a9_0 * k[0, i] + a9_3 * k[3, i] + a9_4 * k[4, i] + a9_5 * k[5, i] +
+            ys[i] = (yi[i] + a9_0 * k[0, i] + a9_3 * k[3, i] + a9_4 * k[4, i] + a9_5 * k[5, i] +
                       a9_6 * k[6, i] + a9_7 * k[7, i] + a9_8 * k[8, i])
-        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 9)
+        _rhs_j2(ys, accel_H, thrust, mu, j2, r_eq, k, 9)
         for i in range(12):
-            ys[i] = (y[i] + a10_0 * k[0, i] + a10_3 * k[3, i] + a10_4 * k[4, i] + a10_5 * k[5, i] +
+            ys[i] = (yi[i] + a10_0 * k[0, i] + a10_3 * k[3, i] + a10_4 * k[4, i] + a10_5 * k[5, i] +
                       a10_6 * k[6, i] + a10_7 * k[7, i] + a10_8 * k[8, i] + a10_9 * k[9, i])
-        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 10)
+        _rhs_j2(ys, accel_H, thrust, mu, j2, r_eq, k, 10)
         for i in range(12):
-            ys[i] = (y[i] + a11_0 * k[0, i] + a11_3 * k[3, i] + a11_4 * k[4, i] + a11_5 * k[5, i] +
+            ys[i] = (yi[i] + a11_0 * k[0, i] + a11_3 * k[3, i] + a11_4 * k[4, i] + a11_5 * k[5, i] +
                       a11_6 * k[6, i] + a11_7 * k[7, i] + a11_8 * k[8, i] + a11_9 * k[9, i] +
                       a11_10 * k[10, i])
-        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 11)
+        _rhs_j2(ys, accel_H, thrust, mu, j2, r_eq, k, 11)
         for i in range(12):
-            ys[i] = (y[i] + a12_0 * k[0, i] + a12_5 * k[5, i] + a12_6 * k[6, i] + a12_7 * k[7, i] +
+            ys[i] = (yi[i] + a12_0 * k[0, i] + a12_5 * k[5, i] + a12_6 * k[6, i] + a12_7 * k[7, i] +
                       a12_8 * k[8, i] + a12_9 * k[9, i] + a12_10 * k[10, i] + a12_11 * k[11, i])
-        _rhs_j2(ys, accel_H, mu, j2, r_eq, k, 12)
+        _rhs_j2(ys, accel_H, thrust, mu, j2, r_eq, k, 12)
         for body in range(2):
             e5 = 0.0
             e3 = 0.0
             for c in range(3):
-                i = 6 * body + c
+                i = 2 * c + body
                 a5 = (_E5[0] * k[0, i] + _E5[5] * k[5, i] + _E5[6] * k[6, i] + _E5[7] * k[7, i] + _E5[8] * k[8, i] +
                       _E5[9] * k[9, i] + _E5[10] * k[10, i] + _E5[11] * k[11, i])
                 a3 = (_E3[0] * k[0, i] + _E3[5] * k[5, i] + _E3[6] * k[6, i] + _E3[7] * k[7, i] + _E3[8] * k[8, i] +
@@ -325,8 +353,11 @@ def _propagate_j2(y, accel_H, h, n_steps, p):
             if e5 > 0.0:
                 err_max = max(err_max, abs(h) * e5 / math.sqrt(e5 + 0.01 * e3))
         for i in range(12):
-            y[i] = ys[i]
+            yi[i] = ys[i]
             k[0, i] = k[12, i]
+    for b in range(2):
+        for c in range(6):
+            y[6 * b + c] = yi[2 * c + b]
     return err_max
 
 

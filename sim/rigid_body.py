@@ -73,16 +73,21 @@ def command_thrusters(th, t_s, on_time_s):
         th[i, TH_T_ON], th[i, TH_T_OFF] = t_s, t_s + t_on
 
 
+@njit(cache=True)
 def valve_open_s(th, t0_s, t1_s):
     """Time (s) each valve of the thruster table th was open during [t0_s, t1_s] (s): its command's
     interval (after the minimum on-time rule) and, from a failure's onset, stuck on (all) or failed off
     (none)."""
-    on = np.clip(np.minimum(th[:, TH_T_OFF], t1_s) - np.maximum(th[:, TH_T_ON], t0_s), 0.0, None)
-    failed = th[:, TH_FAIL] != FAIL_NONE
-    onset = np.clip(th[:, TH_ONSET], t0_s, t1_s)
-    on_before = np.clip(np.minimum(th[:, TH_T_OFF], onset) - np.maximum(th[:, TH_T_ON], t0_s), 0.0, None)
-    after = np.where(th[:, TH_FAIL] == FAIL_STUCK_ON, t1_s - onset, 0.0)
-    return np.where(failed, on_before + after, on)
+    out = np.empty(th.shape[0])
+    for i in range(th.shape[0]):
+        t_on, t_off = th[i, TH_T_ON], th[i, TH_T_OFF]
+        if th[i, TH_FAIL] == FAIL_NONE:
+            out[i] = max(min(t_off, t1_s) - max(t_on, t0_s), 0.0)
+        else:
+            onset = min(max(th[i, TH_ONSET], t0_s), t1_s)
+            after = t1_s - onset if th[i, TH_FAIL] == FAIL_STUCK_ON else 0.0
+            out[i] = max(min(t_off, onset) - max(t_on, t0_s), 0.0) + after
+    return out
 
 
 @njit(cache=True, inline="always")

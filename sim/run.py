@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from gnc.executive import Executive
 from gnc.guidance.docking import DockMonitor
@@ -66,13 +67,19 @@ def truth_signals(n_thrusters: int) -> dict[str, Signal]:
 
 def truth_row(world: TruthWorld, io: SimVehicleIO, tick_ns: int) -> dict:
     """Values of ``truth_signals`` now, after this tick's command; tick_ns: the loop's tick (ns)."""
-    r = world.relative_state()[0]
-    b = io.boresight_H()
-    u = -r / np.linalg.norm(r)
-    row = {"pointing_err_deg": math.degrees(math.atan2(float(np.linalg.norm(np.cross(b, u))), float(b @ u)))}
+    row = {"pointing_err_deg": pointing_err_deg(io.boresight_H(), world.relative_state()[0])}
     if world.att is not None:
         row["thruster_on_s"] = valve_open_s(world.thrusters, world.t_ns / NS, (world.t_ns + tick_ns) / NS)
     return row
+
+
+@njit(cache=True)
+def pointing_err_deg(b_H, r_CT_H):
+    """Angle (deg) between the unit boresight b_H and the line of sight -r_CT_H (m) to the target (H)."""
+    rn = math.sqrt(r_CT_H[0] ** 2 + r_CT_H[1] ** 2 + r_CT_H[2] ** 2)
+    ux, uy, uz = -r_CT_H[0] / rn, -r_CT_H[1] / rn, -r_CT_H[2] / rn
+    cx, cy, cz = b_H[1] * uz - b_H[2] * uy, b_H[2] * ux - b_H[0] * uz, b_H[0] * uy - b_H[1] * ux
+    return math.degrees(math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), b_H[0] * ux + b_H[1] * uy + b_H[2] * uz))
 
 
 class RunMetrics:
@@ -89,25 +96,39 @@ class RunMetrics:
         self.hold_err_max = 0.0
         self.last_t_ns = None
         self.dock = DockMonitor(self.phases)
+        self._mode_names = {int(m): m.name.lower() for m in Mode}
 
     def add(self, rec, r_true, accel_applied, v_true) -> None:
         dt = 0.0 if self.last_t_ns is None else (rec.t_ns - self.last_t_ns) / NS
         self.last_t_ns = rec.t_ns
-        rng = float(np.linalg.norm(r_true))
+        rng = _norm3(r_true)
         self.min_range = min(self.min_range, rng)
         self.dock.add(rec.t_ns, rec.mode, rec.phase_index, np.concatenate([r_true, v_true]))
         if rng < self.keep_out and self.dock.keep_out_applies:  # not while docking or docked
             self.violation_s += dt
-        dv = float(np.linalg.norm(accel_applied)) * dt
+        dv = _norm3(accel_applied) * dt
         self.delta_v += dv
-        key = Mode(rec.mode).name.lower() if rec.phase_index < 0 else self.phases[rec.phase_index].name
-        key = "abort" if rec.mode == Mode.ABORT else key
+        if rec.mode == Mode.ABORT:
+            key = "abort"
+        else:
+            key = self._mode_names[rec.mode] if rec.phase_index < 0 else self.phases[rec.phase_index].name
         self.delta_v_by_phase[key] = self.delta_v_by_phase.get(key, 0.0) + dv
-        self.err2_sum += float(np.sum((rec.x_hat[:3] - r_true) ** 2))
+        self.err2_sum += _sq_dist3(rec.x_hat, r_true)
         self.err_n += 1
         if rec.mode == Mode.HOLD:
-            at = np.array(self.phases[rec.phase_index].at_H_m)
-            self.hold_err_max = max(self.hold_err_max, float(np.linalg.norm(r_true - at)))
+            self.hold_err_max = max(self.hold_err_max, math.sqrt(_sq_dist3(r_true, self.phases[rec.phase_index].at_H_m)))
+
+
+# Per tick in plain floats, in numpy's order of operations (bit-identical; numpy's small-array calls cost more)
+def _norm3(x) -> float:
+    """|x| of a 3-vector, as np.linalg.norm: the square root of the running sum of squares."""
+    return math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
+
+
+def _sq_dist3(a, b) -> float:
+    """|a - b|^2 of 3-vectors (a may be longer: its first three components), as np.sum((a[:3] - b) ** 2)."""
+    d0, d1, d2 = a[0] - b[0], a[1] - b[1], a[2] - b[2]
+    return d0 * d0 + d1 * d1 + d2 * d2
 
 
 def _percentile(xs, q) -> float:

@@ -27,7 +27,7 @@ class TelemetryWriter:
         self.signals = signals
         self.flush_rows = flush_rows
         self.rows = 0
-        self._buf: dict[str, list] = {k: [] for k in signals}
+        self._rows: list[dict] = []  # buffered rows, written column by column at the next flush
         self.file = h5py.File(path, "w", libver="latest")
         for k, v in attrs.items():
             self.file.attrs[k] = v
@@ -41,20 +41,22 @@ class TelemetryWriter:
 
     def append(self, **row) -> None:
         """Add one row: a value for every signal."""
-        for name in self.signals:
-            self._buf[name].append(row[name])
-        if len(self._buf[next(iter(self.signals))]) >= self.flush_rows:
+        missing = self.signals.keys() - row.keys()
+        if missing:
+            raise KeyError(f"telemetry row without {sorted(missing)}")
+        self._rows.append(row)
+        if len(self._rows) >= self.flush_rows:
             self.flush()
 
     def flush(self) -> None:
         """Write buffered rows and flush the file to disk."""
-        n = len(self._buf[next(iter(self.signals))])
+        n = len(self._rows)
         if n == 0 or self.file is None:
             return
         for name, ds in self._ds:
             ds.resize(self.rows + n, axis=0)
-            ds[self.rows:self.rows + n] = np.asarray(self._buf[name], dtype=ds.dtype)
-            self._buf[name].clear()
+            ds[self.rows:self.rows + n] = np.asarray([r[name] for r in self._rows], dtype=ds.dtype)
+        self._rows.clear()
         self.rows += n
         self.file.flush()
 

@@ -33,16 +33,23 @@ class SimVehicleIO:
         self.point_H = np.array([0.0, 1.0, 0.0])
         self._queue: list[tuple[int, int, object]] = []  # (delivery t_ns, sequence, measurement)
         self._seq = 0
+        self._boresight = (-1, None)  # (world t_ns, +X_B in H then; read-only)
 
     def now_ns(self) -> int:
         return self.world.t_ns
 
     def boresight_H(self):
         """Unit vector (H) of the relative sensors' boresight now: +X_B of the true attitude, or the commanded
-        pointing in a 3-DOF world."""
-        if self.world.att is None:
+        pointing in a 3-DOF world. Read-only; computed once per truth time (the sensors and the truth's
+        telemetry ask for it at the same instant)."""
+        w = self.world
+        if w.att is None:
             return self.point_H
-        return self.world.hill_dcm() @ (dcm_from_quat(self.world.att[:4]).T @ BORESIGHT_B)
+        if self._boresight[0] != w.t_ns:
+            b = w.hill_dcm() @ (dcm_from_quat(w.att[:4]).T @ BORESIGHT_B)
+            b.flags.writeable = False
+            self._boresight = (w.t_ns, b)
+        return self._boresight[1]
 
     def _push(self, t_ns, m) -> None:
         self._queue.append((t_ns, self._seq, m))

@@ -10,8 +10,9 @@ import pytest
 
 from sim.rigid_body import (FAIL_NONE, FAIL_OFF, FAIL_STUCK_ON, TH_D, TH_F, TH_FALL, TH_RISE, _valve_open,
                             command_thrusters, thruster_table, valve_open_s)
-from sim.run import build, run_scenario
+from sim.run import build, pointing_err_deg, run_scenario
 from sim.scenario import parse_scenario
+from sim.telemetry import Signal, TelemetryWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +29,32 @@ def test_valve_open_time_matches_the_valve_logic_sampled():
     ref = np.array([sum(_valve_open(th, i, t) for t in ts) * dt for i in range(n)])
     np.testing.assert_allclose(got, ref, atol=2 * dt)
     np.testing.assert_allclose(got, [0.6, 0.0, 0.2 + 0.6, 0.1, 0.9], atol=1e-12)  # by hand
+
+
+def test_pointing_error_kernel_matches_numpy():
+    """The angle between boresight and line of sight against numpy's cross and dot products, from 1e-7 deg
+    (atan2 of the cross product's norm keeps it) to 180 deg."""
+    rng = np.random.default_rng(7)
+    for k in range(2000):
+        r = rng.standard_normal(3) * 10.0 ** rng.uniform(-1, 4)
+        u = -r / np.linalg.norm(r)
+        b = u + rng.standard_normal(3) * 10.0 ** rng.uniform(-9, 1) if k % 2 else rng.standard_normal(3)
+        b /= np.linalg.norm(b)
+        ref = np.degrees(np.arctan2(np.linalg.norm(np.cross(b, u)), b @ u))
+        assert pointing_err_deg(b, r) == pytest.approx(ref, rel=1e-12, abs=1e-12)
+    assert pointing_err_deg(np.array([0.0, 1.0, 0.0]), np.array([0.0, 5.0, 0.0])) == 180.0
+
+
+def test_telemetry_row_without_a_signal_is_refused(tmp_path):
+    w = TelemetryWriter(tmp_path / "t.h5", {"a": Signal((), "m", "a"), "b": Signal((2,), "s", "b")}, {}, flush_rows=2)
+    with pytest.raises(KeyError, match="'b'"):
+        w.append(a=1.0)
+    for k in range(3):
+        w.append(a=float(k), b=np.array([k, -k]))
+    w.close()
+    with h5py.File(tmp_path / "t.h5") as f:
+        np.testing.assert_array_equal(f["a"][:], [0.0, 1.0, 2.0])
+        np.testing.assert_array_equal(f["b"][:], [[0, 0], [1, -1], [2, -2]])
 
 
 def test_pointing_and_thruster_on_times_are_recorded_with_units(tmp_path):
