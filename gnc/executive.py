@@ -154,6 +154,7 @@ class Executive:
                 raise ConfigError("nav.specific_force_noise_density", n.specific_force_noise_density,
                                   "needs a 6-DOF chaser with an IMU ([attitude], [thrusters]); set it to 0")
             self._sf = [np.zeros(3), np.zeros(3), 0]
+            self._sf_bias_B = None  # accelerometer bias (m/s^2, B): the FDIR's estimate at the end of its window
         self.stats = {"nav": StageStats(self.nav_period_ns), "ctrl": StageStats(round(c.budget_s * NS))}
         self.overrun_streak = {"nav": 0, "ctrl": 0}
         self.accel_H = np.zeros(3)
@@ -257,17 +258,21 @@ class Executive:
 
     def _specific_force_sample(self, m: ImuSample) -> None:
         """Add an IMU sample to the nav period's sums (after the FDIR's bias window): the specific force less the
-        FDIR's accelerometer-bias estimate, and what the commanded (and declared stuck-on) thrusters give at
-        its time, f - r (the FDIR's force residual r = mass f - A on); both rotated B -> H with the attitude
-        estimate at the sample."""
+        accelerometer's turn-on bias (the FDIR's estimate at the end of its window, kept: its later slow average
+        would take in part of a stuck thruster's force before the isolation), and what the commanded (and
+        declared stuck-on) thrusters give at its time, A on / mass = accel - (bias_B + r) / mass (the FDIR's
+        force residual r = mass accel - A on - bias_B, N); both rotated B -> H with the attitude estimate at the
+        sample."""
         fd = self.thr_fdir
         if m.t_ns - self.t0_ns < fd.bias_window_ns:
             return
+        a_B = np.asarray(m.accel_B, dtype=np.float64)
+        if self._sf_bias_B is None:
+            self._sf_bias_B = fd.bias_B / fd.mass
         C_HB = dcm_from_quat(self.att.q_BH).T
-        f_B = np.asarray(m.accel_B, dtype=np.float64) - fd.bias_B / fd.mass
         s = self._sf
-        s[0] += C_HB @ f_B
-        s[1] += C_HB @ (f_B - fd.r[:3] / fd.mass)
+        s[0] += C_HB @ (a_B - self._sf_bias_B)
+        s[1] += C_HB @ (a_B - (fd.bias_B + fd.r[:3]) / fd.mass)
         s[2] += 1
 
     def _specific_force_update(self) -> None:
