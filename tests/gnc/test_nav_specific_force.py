@@ -75,7 +75,7 @@ def test_ekf_with_specific_force_matches_filterpy():
     dt, q, sig_d, tau, frac, dirr = 1.0, 1e-9, 1e-3, 300.0, 0.02, 0.01
     xs, us, z_rae, z_f = _truth(5, 150, dt, STUCK, _burns)
     P0 = np.diag([4.0, 4.0, 4.0, 1e-4, 1e-4, 1e-4])
-    x0 = xs[0] * 0 + np.array([1.0, -252.0, 0.5, 0.0, 0.0, 0.0])
+    x0 = np.array([1.0, -252.0, 0.5, 0.0, 0.0, 0.0])
     R_f = np.full(3, SIG_F**2)
     f = RelNavFilter(N_MEAN, q, R_RAE, np.inf, x0, P0, 0, range_bias_sigma_m=0.2, angle_bias_sigma_rad=1e-4,
                      thrust_scale_sigma=0.05, accel_state_sigma_m_s2=sig_d, accel_state_tau_s=tau, accel_R_diag=R_f,
