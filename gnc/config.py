@@ -96,6 +96,20 @@ class NavConfig:
                                          doc="assumed camera azimuth/elevation noise (0: no camera model)")
     rel_gnss_sigma_m: float = spec(0.0, unit="m", ge=0, doc="assumed relative-GNSS noise per Hill axis "
                                                             "(0: no relative-GNSS model)")
+    accel_state_sigma_m_s2: float = spec(0.0, unit="m/s^2", ge=0,
+                                         doc="steady-state sigma per Hill axis of an unmodelled-acceleration state d "
+                                             "(first-order Gauss-Markov, v_dot += d; 0: no state)")
+    accel_state_tau_s: float = spec(600.0, unit="s", gt=0, doc="correlation time of the state d")
+    specific_force_noise_density: float = spec(
+        0.0, unit="m/s/sqrt(s)", ge=0, doc="accelerometer velocity random walk assumed by nav: > 0 hands the IMU's "
+                                           "mean specific force of each nav period to the filter as a measurement "
+                                           "of d (6-DOF chaser with an IMU; needs accel_state_sigma_m_s2 > 0)")
+    specific_force_floor_m_s2: float = spec(1e-7, unit="m/s^2", ge=0,
+                                            doc="1-sigma per axis added to the specific-force noise for what the "
+                                                "accelerometer sees and nav does not model (chaser drag, SRP)")
+    specific_force_bias_m_s2: float = spec(0.0, unit="m/s^2", ge=0,
+                                           doc="1-sigma per axis of the accelerometer bias left after the thruster "
+                                               "FDIR's estimate (bias instability), added to the noise as white")
 
     def validate(self, path):
         if self.thrust_scale_sigma > 0 and self.angle_bias_sigma_rad == 0:
@@ -104,6 +118,9 @@ class NavConfig:
         if self.angle_bias_sigma_rad > 0 and self.range_bias_sigma_m == 0:
             raise ConfigError(f"{path}.angle_bias_sigma_rad", self.angle_bias_sigma_rad,
                               "needs the range-bias state: set range_bias_sigma_m > 0")
+        if self.specific_force_noise_density > 0 and self.accel_state_sigma_m_s2 == 0:
+            raise ConfigError(f"{path}.specific_force_noise_density", self.specific_force_noise_density,
+                              "needs the unmodelled-acceleration state: set accel_state_sigma_m_s2 > 0")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,7 +9,8 @@ against its deadline (nav: its period; control: control.budget_s). A failed or o
 stage falls back to the safe command (thrusters off); guidance aborts after repeated failures.
 A 6-DOF chaser (cfg.attitude set) adds the attitude stage every attitude period: IMU and star-tracker
 samples feed gnc.control.attitude, which points the boresight and turns the held acceleration plus the
-attitude torque into thruster on-times (ActuatorCommand.on_time_s).
+attitude torque into thruster on-times (ActuatorCommand.on_time_s). With [nav] specific_force_noise_density > 0
+the nav stage also hands the filter the IMU's specific force of the period (SpecificForceMeasurement).
 """
 
 import math
@@ -30,9 +31,10 @@ from gnc.models.rae import rae_from_rel
 from gnc.models.ya import mean_from_true, true_from_mean
 from gnc.nav.process import process_from_config
 from gnc.nav.relnav import filter_from_config
-from gnc.frames import quat_from_dcm
+from gnc.frames import dcm_from_quat, quat_from_dcm
 from gnc.ports import (ActuatorCommand, AnglesMeasurement, AttitudeMeasurement, ImuSample, RaeMeasurement,
-                       RelPosMeasurement, VehicleIO)
+                       RelPosMeasurement, SpecificForceMeasurement, VehicleIO)
+from gnc.schema import ConfigError
 
 NS = 1_000_000_000
 
@@ -146,6 +148,13 @@ class Executive:
                                          f.accel_bias_window_s, f.noise_margin, f.thrust_model_error)
             self.att_health = AttitudeSensorHealth(self.t0_ns, f.imu_timeout_s, f.imu_stuck_samples,
                                                    f.star_tracker_timeout_s, self.guidance.log)
+        self._sf = None  # sums over the nav period of the IMU's specific force and the commanded one (H), count
+        if n.specific_force_noise_density > 0.0:
+            if self.att is None:
+                raise ConfigError("nav.specific_force_noise_density", n.specific_force_noise_density,
+                                  "needs a 6-DOF chaser with an IMU ([attitude], [thrusters]); set it to 0")
+            self._sf = [np.zeros(3), np.zeros(3), 0]
+            self._sf_bias_B = None  # accelerometer bias (m/s^2, B): the FDIR's estimate at the end of its window
         self.stats = {"nav": StageStats(self.nav_period_ns), "ctrl": StageStats(round(c.budget_s * NS))}
         self.overrun_streak = {"nav": 0, "ctrl": 0}
         self.accel_H = np.zeros(3)
@@ -190,6 +199,8 @@ class Executive:
             scratch.update(AnglesMeasurement(self.nav_period_ns, *rae[1:]))
         if n.rel_gnss_sigma_m > 0.0:
             scratch.update(RelPosMeasurement(self.nav_period_ns, tuple(x0_hat[:3])))
+        if n.specific_force_noise_density > 0.0:
+            scratch.update(SpecificForceMeasurement(self.nav_period_ns, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)))
         scratch.predict_to(2 * self.nav_period_ns, np.zeros(3))
         MissionManager(self.cfg, 0, self.guidance.planners).update(0, x0_hat, P0, 0, 0, math.inf, 2,
                                                                     self.cfg.control.period_s)
@@ -241,7 +252,34 @@ class Executive:
             self._attitude_health()
         if not predicted:
             self.nav.predict_to(self.t_ns, self.accel_H)
+        if self._sf is not None and self._sf[2]:
+            self._specific_force_update()
         return len(outcomes)
+
+    def _specific_force_sample(self, m: ImuSample) -> None:
+        """Add an IMU sample to the nav period's sums (after the FDIR's bias window): the specific force less the
+        accelerometer's turn-on bias (the FDIR's estimate at the end of its window, kept: its later slow average
+        would take in part of a stuck thruster's force before the isolation), and what the commanded (and
+        declared stuck-on) thrusters give at its time, A on / mass = accel - (bias_B + r) / mass (the FDIR's
+        force residual r = mass accel - A on - bias_B, N); both rotated B -> H with the attitude estimate at the
+        sample."""
+        fd = self.thr_fdir
+        if m.t_ns - self.t0_ns < fd.bias_window_ns:
+            return
+        a_B = np.asarray(m.accel_B, dtype=np.float64)
+        if self._sf_bias_B is None:
+            self._sf_bias_B = fd.bias_B / fd.mass
+        C_HB = dcm_from_quat(self.att.q_BH).T
+        s = self._sf
+        s[0] += C_HB @ (a_B - self._sf_bias_B)
+        s[1] += C_HB @ (a_B - (fd.bias_B + fd.r[:3]) / fd.mass)
+        s[2] += 1
+
+    def _specific_force_update(self) -> None:
+        """The nav period's mean specific force and commanded specific force to the filter, at the nav time."""
+        s = self._sf
+        self.nav.update(SpecificForceMeasurement(self.t_ns, tuple(s[0] / s[2]), tuple(s[1] / s[2])))
+        s[0][:], s[1][:], s[2] = 0.0, 0.0, 0
 
     def _control_stage(self):
         """Guidance, then the MPC job (or the abort's escape burn). Returns finish(): sets the held command and
@@ -320,6 +358,8 @@ class Executive:
             return
         self.att.measure(m)
         found = self.thr_fdir.imu(m)
+        if self._sf is not None:
+            self._specific_force_sample(m)
         if found is not None:
             self._thruster_failed(m.t_ns, *found)
 

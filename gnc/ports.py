@@ -120,3 +120,23 @@ class AttitudeMeasurement:
     t_ns: int
     q_BH: tuple[float, float, float, float]
     sensor: str = "star_tracker"
+
+
+@dataclass(frozen=True)
+class SpecificForceMeasurement:
+    """The chaser accelerometer's specific force (non-gravitational acceleration) over a nav period, with the
+    part of it the flight code commanded: a measurement of the acceleration it did not command.
+
+    t_ns: time of validity (ns since epoch; the end of the averaging window). f_H_m_s2: mean measured specific
+    force of the window's samples, bias-corrected, each rotated body -> Hill with the attitude estimate at its
+    time (m/s^2, H). u_H_m_s2: mean specific force the commanded thrusters give at the same samples (m/s^2, H).
+    sensor: name of the sensor that produced it.
+    """
+
+    t_ns: int
+    f_H_m_s2: tuple[float, float, float]
+    u_H_m_s2: tuple[float, float, float]
+    sensor: str = "imu"
+
+    def as_array(self) -> np.ndarray:
+        return np.array(self.f_H_m_s2, dtype=np.float64)

@@ -2,10 +2,11 @@
 thrust-scale state, gated Joseph-form updates.
 
 State x = [r_CT_H (m), v_CT_H (m/s)] (6,), optionally with the RAE sensor's biases [b_r (m)(, b_az, b_el
-(rad))] as x[6:] and then a thrust-scale error s (-) as x[9]; Hill axes of ``gnc.frames`` (x radial,
-y along-track, z orbit normal; rotating-frame velocity). Covariance P (nxn) in the same units.
+(rad))] as x[6:], then a thrust-scale error s (-), then an unmodelled acceleration d (m/s^2, 3), placed by
+``gnc.models.measurements.state_layout``; Hill axes of ``gnc.frames`` (x radial, y along-track, z orbit
+normal; rotating-frame velocity). Covariance P (nxn) in the same units.
 Measurements: the kinds of ``gnc.models.measurements`` (range/azimuth/elevation, angles-only, relative
-position).
+position, specific force).
 
 ``ekf_predict`` and ``ekf_update`` are pure: they never modify their inputs and return new arrays (a
 rejected update returns the input x and P themselves). They wrap the allocation-free
@@ -18,7 +19,12 @@ from numba import njit
 
 from gnc.models.hcw import hcw_input_matrix, hcw_stm
 from gnc.models.measurements import (
+    LAY_I_SCALE,
+    LAY_U,
+    LAYOUT_LEN,
+    MEAS_ACCEL,
     MEAS_RAE,
+    default_layout,
     meas_dim,
     meas_geometry_ok,
     meas_jacobian_into,
@@ -33,6 +39,7 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
 # Longest quadrature panel, in radians of orbital phase n*h. With 8 nodes the rule's remainder on a
 # panel is below ~1e-22 relative for these trigonometric-polynomial integrands (see hcw_process_noise).
 _GL_MAX_PANEL_RAD = 1.0
+_EYE3 = np.eye(3)  # the input matrix that turns ``thrust_noise_add_inplace`` into the execution-error covariance
 
 
 @njit(cache=True)
@@ -139,14 +146,13 @@ def thrust_noise_add_inplace(P, Gam, u, scale_var, dir_var, T):
 
 
 @njit(cache=True)
-def thrust_scale_coupling_inplace(x, P, Gam, u, Q, g):
-    """In place, after ``ekf_predict_inplace`` over an interval with u held: the thrust-scale state s = x[-1]
-    (true acceleration (1 + s) u, s constant: Phi[-1, -1] = 1, no cross terms in Phi or Q). The full
+def thrust_scale_coupling_inplace(x, P, Gam, u, Q, g, s):
+    """In place, after ``ekf_predict_inplace`` over an interval with u held: the thrust-scale state x[s]
+    (true acceleration (1 + x[s]) u, constant: Phi[s, s] = 1, no cross terms in Phi or Q). The full
     transition is F = Phi + g e_s' with g = Gam u (n,), so x+ = Phi x + Gam u + g s and
     P+ = F P F' + Q = P1 + g c' + c g' + c_s g g', with P1 = Phi P Phi' + Q (what P holds), c = Phi P e_s
     = P1[:, s] - Q[:, s] and c_s = c[s]. g (n,) scratch."""
     n = x.shape[0]
-    s = n - 1
     for i in range(n):
         g[i] = Gam[i, 0] * u[0] + Gam[i, 1] * u[1] + Gam[i, 2] * u[2]
     xs = x[s]
@@ -164,6 +170,18 @@ def thrust_scale_coupling_inplace(x, P, Gam, u, Q, g):
 
 
 @njit(cache=True)
+def accel_meas_cov_into(R, R0, u, scale_var, dir_var):
+    """R[:3, :3] <- R0[:3, :3] + Sa: the covariance of a specific-force sample (m^2/s^4, H) is the sensor's R0
+    plus the execution error of the commanded u (m/s^2) it is compared with, Sa = scale_var u u'
+    + dir_var (|u|^2 I - u u') (``thrust_noise_add_inplace`` with Gam = I; the same error enters the process
+    noise: the correlation between the two is neglected). R (>= 6 x 3) also holds scratch in rows 3-5."""
+    for i in range(3):
+        for j in range(3):
+            R[i, j] = R0[i, j]
+    thrust_noise_add_inplace(R[:3, :3], _EYE3, u, scale_var, dir_var, R[3:6, :3])
+
+
+@njit(cache=True)
 def thrust_process_noise(Gam, u, scale_var, dir_var):
     """Q_thrust (nxn) of ``thrust_noise_add_inplace`` (pure form: a new array)."""
     n = Gam.shape[0]
@@ -177,8 +195,8 @@ UPDATE_SCRATCH_PAGES = 7
 
 
 @njit(cache=True)
-def ekf_update_inplace(x, P, z, R, gate_chi2, kind, y, S, sc):
-    """``ekf_update`` in place: x, P updated only when accepted; y, S receive the innovation and its
+def ekf_update_inplace(x, P, z, R, gate_chi2, kind, lay, y, S, sc):
+    """``ekf_update_layout`` in place: x, P updated only when accepted; y, S receive the innovation and its
     covariance (NaN on a geometry rejection). z, R, y, S may be larger than the measurement (leading
     m entries / m x m block used: whole pages of a work buffer keep numba's fast contiguous layout);
     sc (UPDATE_SCRATCH_PAGES, n, n): scratch. Returns (nis, accepted).
@@ -194,13 +212,13 @@ def ekf_update_inplace(x, P, z, R, gate_chi2, kind, y, S, sc):
         return np.inf, False
     vec, H, PHt, K, T, KH, KR = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6]
     zhat, w = vec[0, :m], vec[1, :m]
-    meas_predict_into(kind, x, zhat)
+    meas_predict_into(kind, x, lay, zhat)
     for i in range(m):
         y[i] = z[i] - zhat[i]
     iw = meas_wrap_index(kind)
     if iw >= 0:
         y[iw] = wrap_angle(y[iw])
-    meas_jacobian_into(kind, x, H[:m, :])
+    meas_jacobian_into(kind, x, lay, H[:m, :])
     hc = vec[2]  # indices (as floats) of the columns of H that are not all zero: the loops skip the rest
     nh = 0
     for j in range(n):
@@ -282,8 +300,14 @@ def ekf_update_inplace(x, P, z, R, gate_chi2, kind, y, S, sc):
 
 @njit(cache=True)
 def ekf_update(x, P, z, R, gate_chi2, kind):
-    """EKF update with one measurement of ``kind`` (``gnc.models.measurements``), chi-square gated,
-    Joseph-form covariance.
+    """``ekf_update_layout`` with the layout inferred from len(x) (``measurements.default_layout``)."""
+    return ekf_update_layout(x, P, z, R, gate_chi2, kind, default_layout(x.shape[0]))
+
+
+@njit(cache=True)
+def ekf_update_layout(x, P, z, R, gate_chi2, kind, lay):
+    """EKF update with one measurement of ``kind`` (``gnc.models.measurements``) of the state with layout lay
+    (``measurements.state_layout``; a MEAS_ACCEL sample's u in it), chi-square gated, Joseph-form covariance.
 
     x (n,) [m, m/s(, m)], P (nxn), z (m,) in the kind's units, R (mxm) measurement covariance,
     gate_chi2: NIS threshold (e.g. chi2.ppf(0.9973, m); np.inf disables it).
@@ -299,7 +323,8 @@ def ekf_update(x, P, z, R, gate_chi2, kind):
     xn, Pn = x.copy(), P.copy()
     y, S = np.empty(m), np.empty((m, m))
     n = x.shape[0]
-    nis, accepted = ekf_update_inplace(xn, Pn, z, R, gate_chi2, kind, y, S, np.empty((UPDATE_SCRATCH_PAGES, n, n)))
+    nis, accepted = ekf_update_inplace(xn, Pn, z, R, gate_chi2, kind, lay, y, S,
+                                       np.empty((UPDATE_SCRATCH_PAGES, n, n)))
     if not accepted:
         return x, P, y, S, nis, False
     return xn, Pn, y, S, nis, True
@@ -329,23 +354,27 @@ def hcw_predict_matrices(n, dt, q_psd):
     return hcw_stm(n, dt), hcw_input_matrix(n, dt), hcw_process_noise(n, dt, q_psd)
 
 
-# The filter class's work buffer W: pages of n x n (n = 6 or 7 states), sliced into views inside the
+# The filter class's work buffer W: pages of n x n (n >= 6 states), sliced into views inside the
 # kernels (a slice is free; a reshape or an allocation costs tens of ns each).
 N_SLOTS = 4  # model slots: discrete models (Phi, Gam, Q) of up to this many interval lengths
 PG_VEC, PG_P, PG_S = 0, 1, 2  # the state: rows of PG_VEC x (n), u (3), y (m), next u (3); P (nxn); S (leading mxm)
 N_STATE_PAGES = 3  # what a history snapshot keeps
-PG_R = 3  # R of kind k (leading mxm) in page PG_R + k
-PG_GATE = 6  # row 0: NIS gate of each kind; row 1: thrust-noise variances (scale, direction), thrust-scale state (1/0)
-PG_SLOT = 7  # slot k: Phi, Gam (leading n x 3), Q in pages PG_SLOT + 3k + (0, 1, 2)
-PG_SCRATCH = PG_SLOT + 3 * N_SLOTS  # rows of the first page: z (3), x scratch (n); then the update's
-N_PAGES = PG_SCRATCH + 1 + UPDATE_SCRATCH_PAGES
+PG_R = 3  # R of kind k (leading mxm) in page PG_R + k (MEAS_ACCEL: without the execution errors of u)
+PG_GATE = PG_R + MEAS_ACCEL + 1  # row 0: NIS gate of each kind; row 1: thrust-noise variances (scale,
+# direction); row 2: the state layout (``measurements.state_layout``, u of the MEAS_ACCEL sample)
+PG_SLOT = PG_GATE + 1  # slot k: Phi, Gam (leading n x 3), Q in pages PG_SLOT + 3k + (0, 1, 2)
+PG_SCRATCH = PG_SLOT + 3 * N_SLOTS  # rows of the first page: z (3), x scratch (n); then the update's; then R
+N_PAGES = PG_SCRATCH + 2 + UPDATE_SCRATCH_PAGES
 
 
-def new_work(n, R_by_kind, gate_by_kind, thrust_scale_var=0.0, thrust_dir_var=0.0, scale_state=False):
+def new_work(n, R_by_kind, gate_by_kind, thrust_scale_var=0.0, thrust_dir_var=0.0, layout=None):
     """Work buffer (N_PAGES, n, n) of an n-state filter: zeros, y and S NaN, and the configuration
     R_by_kind {kind: R (mxm)}, gate_by_kind {kind: NIS gate}, the thrust-noise variances of
-    ``thrust_noise_add_inplace`` (-, rad^2), scale_state: x[n-1] is a thrust-scale state
-    (``thrust_scale_coupling_inplace``)."""
+    ``thrust_noise_add_inplace`` (-, rad^2), layout: ``measurements.state_layout``'s vector (None: the
+    default of n states, ``measurements.default_layout`` without s)."""
+    if layout is None:
+        layout = default_layout(n)
+        layout[LAY_I_SCALE] = -1.0
     W = np.zeros((N_PAGES, n, n))
     W[PG_VEC, 2, :3] = np.nan
     W[PG_S, :3, :3] = np.nan
@@ -354,7 +383,8 @@ def new_work(n, R_by_kind, gate_by_kind, thrust_scale_var=0.0, thrust_dir_var=0.
         W[PG_R + kind, :m, :m] = Rk
     for kind, g in gate_by_kind.items():
         W[PG_GATE, 0, kind] = g
-    W[PG_GATE, 1, 0], W[PG_GATE, 1, 1], W[PG_GATE, 1, 2] = thrust_scale_var, thrust_dir_var, float(scale_state)
+    W[PG_GATE, 1, 0], W[PG_GATE, 1, 1] = thrust_scale_var, thrust_dir_var
+    W[PG_GATE, 2, :LAYOUT_LEN] = layout
     return W
 
 
@@ -365,8 +395,9 @@ def _predict_slot(W, slot):
     x, u, P, sc = W[PG_VEC, 0], W[PG_VEC, 1], W[PG_P], W[PG_SCRATCH:]
     k = PG_SLOT + 3 * slot
     ekf_predict_inplace(x, P, W[k], W[k + 1], u, 3, W[k + 2], sc[0, 1], sc[1])
-    if W[PG_GATE, 1, 2] != 0.0:
-        thrust_scale_coupling_inplace(x, P, W[k + 1], u, W[k + 2], sc[0, 2])
+    i_s = int(W[PG_GATE, 2, LAY_I_SCALE])
+    if i_s >= 0:
+        thrust_scale_coupling_inplace(x, P, W[k + 1], u, W[k + 2], sc[0, 2], i_s)
     thrust_noise_add_inplace(P, W[k + 1], u, W[PG_GATE, 1, 0], W[PG_GATE, 1, 1], sc[1])
 
 
@@ -377,6 +408,9 @@ def ekf_step(W, slot, kind, z0, z1, z2, slot2):
     z = [z0, z1, z2][:meas_dim(kind)] with the kind's R and gate, storing y and S (NaN-padded); then, if
     slot2 >= -1, hold the next acceleration (row PG_VEC, 3) as u and, if slot2 >= 0, predict with it and the
     model in slot2 (slot2 = -2: u unchanged). One call covers the executive's update + predict_to.
+
+    A MEAS_ACCEL sample's u is read from the layout row (the caller writes it there); its R is the kind's
+    page plus the execution-error covariance of u (``accel_meas_cov_into``).
 
     Returns the signed NIS (one float, no tuple to box): nis when accepted, -nis when rejected (a
     rejected NIS is > 0, inf or NaN, so accepted == (result >= 0)); NaN when kind < 0 (predict only).
@@ -395,7 +429,12 @@ def ekf_step(W, slot, kind, z0, z1, z2, slot2):
             y[i] = np.nan
             for j in range(3):
                 S[i, j] = np.nan
-        nis, accepted = ekf_update_inplace(x, P, z, W[PG_R + kind], W[PG_GATE, 0, kind], kind, y, S, sc[1:])
+        lay, R = W[PG_GATE, 2], W[PG_R + kind]
+        if kind == MEAS_ACCEL:
+            R = sc[1 + UPDATE_SCRATCH_PAGES]
+            accel_meas_cov_into(R, W[PG_R + kind], lay[LAY_U:LAY_U + 3], W[PG_GATE, 1, 0], W[PG_GATE, 1, 1])
+        nis, accepted = ekf_update_inplace(x, P, z, R, W[PG_GATE, 0, kind], kind, lay, y, S,
+                                           sc[1:1 + UPDATE_SCRATCH_PAGES])
         r = nis if accepted else -nis
     if slot2 >= -1:
         for i in range(3):

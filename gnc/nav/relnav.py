@@ -2,11 +2,12 @@
 
 Estimate x = [r_CT_H (m), v_CT_H (m/s)] (chaser relative to target, Hill axes of ``gnc.frames``,
 rotating-frame velocity), optionally with the RAE sensor's range bias b_r (m) as x[6] and its azimuth
-and elevation biases b_az, b_el (rad) as x[7], x[8] (random walks), and then (EKF) a thrust-scale error s (-)
-as x[9] (true acceleration (1 + s) u), on a process model of
+and elevation biases b_az, b_el (rad) as x[7], x[8] (random walks), then (EKF) a thrust-scale error s (-)
+(true acceleration (1 + s) u), then an unmodelled acceleration d (m/s^2, H, 3; first-order Gauss-Markov,
+v_dot += d), placed by ``gnc.models.measurements.state_layout``, on a process model of
 ``gnc.nav.process`` (HCW by default) with white acceleration noise, from the measurement messages
 of ``gnc.ports``: RaeMeasurement (lidar), AnglesMeasurement (camera), RelPosMeasurement (relative
-GNSS). Time is integer nanoseconds since the scenario epoch.
+GNSS), SpecificForceMeasurement (IMU: h = (1 + s) u + d). Time is integer nanoseconds since the scenario epoch.
 
 Robustness:
 - chi-square gate per measurement kind (same false-rejection probability for 2- and 3-component
@@ -28,28 +29,42 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from gnc.models.measurements import MEAS_ANGLES, MEAS_RAE, MEAS_RELPOS
+from gnc.models.measurements import (
+    LAY_I_ACCEL,
+    LAY_I_SCALE,
+    LAY_U,
+    LAYOUT_LEN,
+    MEAS_ACCEL,
+    MEAS_ANGLES,
+    MEAS_RAE,
+    MEAS_RELPOS,
+    state_layout,
+)
 from gnc.models.rae import rel_from_rae
 from gnc.nav.ekf_kernels import (
     N_SLOTS,
     N_STATE_PAGES,
+    PG_GATE,
     PG_P,
     PG_S,
     PG_SLOT,
     PG_VEC,
+    accel_meas_cov_into,
     ekf_step,
     new_work,
     rel_from_rae_jacobian,
     thrust_process_noise,
 )
 from gnc.nav.process import HcwProcess
-from gnc.nav.ukf_kernels import ukf_moments, ukf_predict_linear, ukf_sigma_points, ukf_update, ukf_weights
-from gnc.ports import AnglesMeasurement, RaeMeasurement, RelPosMeasurement
+from gnc.nav.ukf_kernels import ukf_moments, ukf_predict_linear, ukf_sigma_points, ukf_update_layout, ukf_weights
+from gnc.ports import AnglesMeasurement, RaeMeasurement, RelPosMeasurement, SpecificForceMeasurement
 
 _NS_PER_S = 1_000_000_000
-_KIND_OF = {RaeMeasurement: MEAS_RAE, AnglesMeasurement: MEAS_ANGLES, RelPosMeasurement: MEAS_RELPOS}
+_KIND_OF = {RaeMeasurement: MEAS_RAE, AnglesMeasurement: MEAS_ANGLES, RelPosMeasurement: MEAS_RELPOS,
+            SpecificForceMeasurement: MEAS_ACCEL}
 _KIND_NAME = {MEAS_RAE: "RAE", MEAS_ANGLES: "angles (give angles_R_diag)",
-              MEAS_RELPOS: "relative position (give relpos_R_diag)"}
+              MEAS_RELPOS: "relative position (give relpos_R_diag)",
+              MEAS_ACCEL: "specific force (give accel_R_diag)"}
 
 
 class RelNavUpdate(NamedTuple):
@@ -100,8 +115,9 @@ class _RelNavBase:
 
     def __init__(self, n, q_psd, R_diag, gate_chi2, x0, P0, t0_ns, *, process=None, angles_R_diag=None,
                  relpos_R_diag=None, range_bias_sigma_m=None, range_bias_psd=0.0, angle_bias_sigma_rad=None,
-                 angle_bias_psd=0.0, thrust_scale_sigma=None, history_ns=0,
-                 reinit_after=0, reinit_vel_sigma_m_s=0.1, thrust_noise_frac=0.0, thrust_noise_dir_rad=0.0):
+                 angle_bias_psd=0.0, thrust_scale_sigma=None, accel_state_sigma_m_s2=None, accel_state_tau_s=600.0,
+                 accel_R_diag=None, history_ns=0, reinit_after=0, reinit_vel_sigma_m_s=0.1, thrust_noise_frac=0.0,
+                 thrust_noise_dir_rad=0.0):
         name = type(self).__name__
         n, q_psd, gate_chi2 = float(n), float(q_psd), float(gate_chi2)
         for what, v in (("thrust_noise_frac", thrust_noise_frac), ("thrust_noise_dir_rad", thrust_noise_dir_rad)):
@@ -119,10 +135,15 @@ class _RelNavBase:
             self._R[MEAS_ANGLES] = self._diag(name, "angles_R_diag", angles_R_diag, 2)
         if relpos_R_diag is not None:
             self._R[MEAS_RELPOS] = self._diag(name, "relpos_R_diag", relpos_R_diag, 3)
+        if accel_R_diag is not None:
+            if accel_state_sigma_m_s2 is None:
+                raise ValueError(f"{name}: accel_R_diag (specific-force measurements) needs the unmodelled-"
+                                 f"acceleration state (accel_state_sigma_m_s2)")
+            self._R[MEAS_ACCEL] = self._diag(name, "accel_R_diag", accel_R_diag, 3)
         # the 2-component gate with the false-rejection probability of the 3-component one
         p_reject = 1.0 - _chi2_3_cdf(gate_chi2) if np.isfinite(gate_chi2) else 0.0
         g2 = -2.0 * math.log(p_reject) if p_reject > 0.0 else np.inf
-        self._gate = {MEAS_RAE: gate_chi2, MEAS_ANGLES: g2, MEAS_RELPOS: gate_chi2}
+        self._gate = {MEAS_RAE: gate_chi2, MEAS_ANGLES: g2, MEAS_RELPOS: gate_chi2, MEAS_ACCEL: gate_chi2}
         x0 = np.array(x0, dtype=np.float64)
         if x0.shape != (6,) or not np.all(np.isfinite(x0)):
             raise ValueError(f"{name}: x0 must be 6 finite values [m, m/s], got {x0!r}")
@@ -157,13 +178,23 @@ class _RelNavBase:
                 raise ValueError(f"{name}: thrust_scale_sigma must be > 0, got {thrust_scale_sigma}")
             bias_var.append(float(thrust_scale_sigma) ** 2)
             self._bias_psd.append(0.0)
-        self._nx = 6 + len(bias_var)
+        self._accel_gm = None  # (steady-state variance (m/s^2)^2, correlation time s) of d
+        if accel_state_sigma_m_s2 is not None:
+            sig, tau = float(accel_state_sigma_m_s2), float(accel_state_tau_s)
+            if not (np.isfinite(sig) and sig > 0.0 and np.isfinite(tau) and tau > 0.0):
+                raise ValueError(f"{name}: accel_state_sigma_m_s2 and accel_state_tau_s must be finite and > 0, "
+                                 f"got {sig}, {tau}")
+            bias_var += [sig ** 2] * 3
+            self._accel_gm = (sig ** 2, tau)
+        self._nx, layout = state_layout(self._n_bias, thrust_scale_sigma is not None, self._accel_gm is not None)
+        self._i_s, self._i_d = int(layout[LAY_I_SCALE]), int(layout[LAY_I_ACCEL])
         x0 = np.concatenate((x0, np.zeros(len(bias_var))))
         P0 = np.pad(P0, ((0, len(bias_var)), (0, len(bias_var))))
         P0[6:, 6:] = np.diag(bias_var)
         self._process = HcwProcess(n) if process is None else process
         self._q_psd = q_psd
-        W = self._w = new_work(self._nx, self._R, self._gate, *self._thrust_var, thrust_scale_sigma is not None)
+        W = self._w = new_work(self._nx, self._R, self._gate, *self._thrust_var, layout)
+        self._lay, self._lay_u = W[PG_GATE, 2, :LAYOUT_LEN], W[PG_GATE, 2, LAY_U:LAY_U + 3]
         self._x, self._u, self._y = W[PG_VEC, 0], W[PG_VEC, 1, :3], W[PG_VEC, 2, :3]
         self._P, self._S = W[PG_P], W[PG_S, :3, :3]
         self._slot_views = [(W[k], W[k + 1, :, :3], W[k + 2]) for k in range(PG_SLOT, PG_SLOT + 3 * N_SLOTS, 3)]
@@ -238,16 +269,34 @@ class _RelNavBase:
         for i, psd in enumerate(self._bias_psd, 6):  # biases: random walks
             sPhi[i, i] = 1.0
             sQ[i, i] = psd * dt_ns / _NS_PER_S
+        if self._accel_gm is not None:  # d: Gauss-Markov, acting on r, v as an acceleration held over the interval
+            var, tau = self._accel_gm  # (its decay within the interval neglected: relative error O(dt / tau))
+            i, phi = self._i_d, math.exp(-dt_ns / _NS_PER_S / tau)
+            sPhi[:6, i:i + 3] = Gam
+            for j in range(i, i + 3):
+                sPhi[j, j] = phi
+                sQ[j, j] = var * (1.0 - phi * phi)
         if self._process.time_invariant:
             self._slots[dt_ns] = k
         return k
 
     def _kind(self, meas):
-        """Measurement kind of meas; ValueError when its covariance was not configured."""
+        """Measurement kind of meas (a specific force's u written into the layout); ValueError when its
+        covariance was not configured."""
         kind = _KIND_OF[type(meas)]
         if kind not in self._R:
             raise ValueError(f"{type(self).__name__}: no covariance configured for {_KIND_NAME[kind]} measurements")
+        if kind == MEAS_ACCEL:
+            self._lay_u[:] = meas.u_H_m_s2
         return kind
+
+    def _accel_u(self, u):
+        """The acceleration the model applies for the commanded u (m/s^2, H): (1 + s) u + d with the states."""
+        if self._i_s >= 0:
+            u = u * (1.0 + self._x[self._i_s])
+        if self._i_d >= 0:
+            u = u + self._x[self._i_d:self._i_d + 3]
+        return u
 
     # --- public API --------------------------------------------------------------------------------
     def predict_to(self, t_ns, accel_H):
@@ -286,7 +335,8 @@ class _RelNavBase:
         r = self._step(meas, dt_ns)
         self._t_ns = t_ns
         if r >= 0.0:
-            self._streak = 0
+            if type(meas) is not SpecificForceMeasurement:  # says nothing of the position
+                self._streak = 0
             res = _new_update(RelNavUpdate, (t_ns, r, True))
         else:
             self._rejected(meas, st)
@@ -308,7 +358,7 @@ class _RelNavBase:
         self._n_rejected += 1
         st[1] += 1
         kind = _KIND_OF[type(meas)]
-        if kind == MEAS_ANGLES or not self._reinit_after:
+        if kind in (MEAS_ANGLES, MEAS_ACCEL) or not self._reinit_after:
             return
         self._streak += 1
         if self._streak >= self._reinit_after:
@@ -390,7 +440,7 @@ class _RelNavBase:
 
     @property
     def x(self):
-        """State [r_CT_H m, v_CT_H m/s(, b_r m(, b_az rad, b_el rad))], read-only copy."""
+        """State [r_CT_H m, v_CT_H m/s(, b_r m(, b_az rad, b_el rad))(, s)(, d m/s^2 (3))], read-only copy."""
         return _readonly(self._x.copy())
 
     @property
@@ -427,6 +477,11 @@ class _RelNavBase:
     def sigma(self):
         """Standard deviations sqrt(diag P) [m, m/s(, m)]."""
         return np.sqrt(np.diag(self._P))
+
+    @property
+    def accel_state_index(self) -> int:
+        """Index of d[0] in x (-1: no unmodelled-acceleration state)."""
+        return self._i_d
 
     @property
     def accel_H(self):
@@ -486,7 +541,10 @@ class RelNavFilter(_RelNavBase):
     state with this prior sigma) and range_bias_psd (m^2/s, its random walk), angle_bias_sigma_rad and
     angle_bias_psd (rad^2/s): the same for azimuth and elevation bias states (needs the range bias),
     thrust_scale_sigma (-): adds a constant thrust-scale state s with this prior sigma, the held acceleration
-    acting as (1 + s) u (needs the three bias states; ``ekf_kernels.thrust_scale_coupling_inplace``), history_ns (late
+    acting as (1 + s) u (needs the three bias states; ``ekf_kernels.thrust_scale_coupling_inplace``),
+    accel_state_sigma_m_s2 (m/s^2) and accel_state_tau_s (s): adds an unmodelled-acceleration state d (3, H), first-
+    order Gauss-Markov of that steady-state sigma and correlation time, v_dot += d, accel_R_diag [(m/s^2)^2] * 3:
+    the specific-force measurement's noise (needs d; the execution error of its u is added), history_ns (late
     measurements, see module doc), reinit_after (0: never), reinit_vel_sigma_m_s, thrust_noise_frac (-)
     and thrust_noise_dir_rad (rad): 1-sigma execution errors of the held acceleration along it (scale)
     and across it (misalignment), constant over each prediction interval
@@ -511,7 +569,7 @@ class RelNavFilter(_RelNavBase):
         # nonlinear process: the state through the model (acceleration (1 + s) u with the thrust-scale state),
         # the covariance through the kernel's linearisation
         x0 = self._x[:6].reshape(1, 6).copy()
-        u = self._u * (1.0 + self._x[9]) if self._nx == 10 else self._u
+        u = self._accel_u(self._u)
         self._kernel(self._w, self._slot(dt_ns), -1, 0.0, 0.0, 0.0, -2)
         self._x[:6] = self._process.propagate_points(x0, self._t_ns, dt_ns, u)[0]
 
@@ -582,6 +640,8 @@ class RelNavUKF(_RelNavBase):
     def __init__(self, *args, alpha=0.5, beta=2.0, kappa=0.0, **options):
         if options.get("thrust_scale_sigma") is not None:
             raise ValueError("RelNavUKF: thrust_scale_sigma (the thrust-scale state) is an EKF option")
+        if options.get("accel_state_sigma_m_s2") is not None and hasattr(options.get("process"), "propagate_points"):
+            raise ValueError("RelNavUKF: accel_state_sigma_m_s2 (the state d) needs a linear process (hcw, ya)")
         super().__init__(*args, **options)
         if not (0.0 < alpha <= 1.0):
             raise ValueError(f"RelNavUKF: alpha must be in (0, 1], got {alpha}")
@@ -610,8 +670,13 @@ class RelNavUKF(_RelNavBase):
         kind = self._kind(meas)
         z = meas.as_array()
         m = self._m = z.shape[0]
-        xn, Pn, y, S, nis, accepted = ukf_update(self._x.copy(), self._P.copy(), z, self._R[kind],
-                                                 self._gate[kind], kind, self._Wm, self._Wc, self._lam)
+        R = self._R[kind]
+        if kind == MEAS_ACCEL:
+            R = np.empty((6, 3))
+            accel_meas_cov_into(R, self._R[kind], self._lay_u, *self._thrust_var)
+            R = R[:3].copy()
+        xn, Pn, y, S, nis, accepted = ukf_update_layout(self._x.copy(), self._P.copy(), z, R, self._gate[kind], kind,
+                                                        self._Wm, self._Wc, self._lam, self._lay)
         self._y[:], self._S[:, :] = np.nan, np.nan
         self._y[:m], self._S[:m, :m] = y, S
         if accepted:
@@ -624,7 +689,9 @@ def filter_from_config(n_rad_s, nav, x0, P0, t0_ns, process=None) -> RelNavFilte
     q_psd_m2_s3, thrust_noise_frac / thrust_noise_dir_rad, range/angle bias states when
     range_bias_sigma_m / angle_bias_sigma_rad > 0 (constant biases), a thrust-scale state when
     thrust_scale_sigma > 0, a history of history_s for late samples, the camera's and the relative GNSS's noise
-    models when camera_angle_sigma_rad / rel_gnss_sigma_m > 0. x0 (6,), P0 (6x6) at t0_ns.
+    models when camera_angle_sigma_rad / rel_gnss_sigma_m > 0, an unmodelled-acceleration state d when
+    accel_state_sigma_m_s2 > 0 and the specific-force measurement's noise when specific_force_noise_density > 0
+    (``specific_force_variance``). x0 (6,), P0 (6x6) at t0_ns.
     process: the model of nav.process (``gnc.nav.process.process_from_config``), needed unless it is 'hcw'."""
     if process is None and nav.process != "hcw":
         raise ValueError(f"nav.process = {nav.process!r}: pass process=process_from_config(flight_config)")
@@ -639,11 +706,26 @@ def filter_from_config(n_rad_s, nav, x0, P0, t0_ns, process=None) -> RelNavFilte
         opts["angle_bias_sigma_rad"] = nav.angle_bias_sigma_rad
     if nav.thrust_scale_sigma > 0.0:
         opts["thrust_scale_sigma"] = nav.thrust_scale_sigma
+    if nav.accel_state_sigma_m_s2 > 0.0:
+        opts["accel_state_sigma_m_s2"] = nav.accel_state_sigma_m_s2
+        opts["accel_state_tau_s"] = nav.accel_state_tau_s
+    if nav.specific_force_noise_density > 0.0:
+        opts["accel_R_diag"] = np.full(3, specific_force_variance(nav))
     return RelNavFilter(n_rad_s, nav.q_psd_m2_s3,
                         np.array([nav.range_sigma_m, nav.angle_sigma_rad, nav.angle_sigma_rad]) ** 2,
                         nav.gate_chi2, x0, P0, t0_ns, thrust_noise_frac=nav.thrust_noise_frac,
                         thrust_noise_dir_rad=nav.thrust_noise_dir_rad, history_ns=round(nav.history_s * _NS_PER_S),
                         process=process, **opts)
+
+
+def specific_force_variance(nav) -> float:
+    """Variance per Hill axis ((m/s^2)^2) of a nav period's mean specific force for a ``gnc.config.NavConfig``
+    nav: white noise of velocity random walk N averaged over the period T, N^2 / T (any number of samples over
+    T), plus the declared floor (chaser drag, SRP: what the accelerometer sees and the model of u + d does not)
+    and the accelerometer bias left after the FDIR's estimate, both as white noise (a constant bias is in truth
+    not white: the filter then reads it as d)."""
+    return (nav.specific_force_noise_density ** 2 / nav.period_s + nav.specific_force_floor_m_s2 ** 2
+            + nav.specific_force_bias_m_s2 ** 2)
 
 
 def initial_covariance(nav, r_CT_H) -> np.ndarray:

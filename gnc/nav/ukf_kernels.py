@@ -13,7 +13,7 @@ by the measurement transform. Azimuth means are circular: Z0 + sum Wm_i wrap(Z_i
 import numpy as np
 from numba import njit
 
-from gnc.models.measurements import meas_dim, meas_geometry_ok, meas_predict, meas_wrap_index
+from gnc.models.measurements import default_layout, meas_dim, meas_geometry_ok, meas_predict_layout, meas_wrap_index
 from gnc.models.rae import wrap_angle
 from gnc.nav.linalg import cholesky, mm, mm_bt, spd_inverse_nis, symmetrise_inplace
 
@@ -82,7 +82,14 @@ def ukf_predict_linear(x, P, Phi, Gam, u, Q, Wm, Wc, lam):
 
 @njit(cache=True)
 def ukf_update(x, P, z, R, gate_chi2, kind, Wm, Wc, lam):
-    """Unscented update with one measurement of ``kind``, chi-square gated.
+    """``ukf_update_layout`` with the layout inferred from len(x) (``measurements.default_layout``)."""
+    return ukf_update_layout(x, P, z, R, gate_chi2, kind, Wm, Wc, lam, default_layout(x.shape[0]))
+
+
+@njit(cache=True)
+def ukf_update_layout(x, P, z, R, gate_chi2, kind, Wm, Wc, lam, lay):
+    """Unscented update with one measurement of ``kind`` of the state with layout lay
+    (``measurements.state_layout``), chi-square gated.
 
     x (n,), P (nxn), z (m,), R (mxm), gate_chi2: NIS threshold (np.inf disables it).
     Z_i = h(X_i); zbar = weighted (circular for the azimuth) mean; S = sum Wc dZ dZ' + R;
@@ -98,7 +105,7 @@ def ukf_update(x, P, z, R, gate_chi2, kind, Wm, Wc, lam):
     iw = meas_wrap_index(kind)
     Z = np.empty((k, m))
     for i in range(k):
-        Z[i, :] = meas_predict(kind, X[i])
+        Z[i, :] = meas_predict_layout(kind, X[i], lay)
     zbar = np.zeros(m)
     for i in range(k):
         for j in range(m):
