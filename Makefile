@@ -8,8 +8,9 @@ PYTHON ?= python3
 demo: $(VENV)/.installed
 	$(VENV)/bin/gnc run scenarios/inspection.toml --out runs/demo
 
-test: $(VENV)/.installed-test
-	$(PY) -m pytest -q
+test: $(VENV)/.installed-test  # two processes on the 2 cores; the wall-clock tests after them, alone
+	$(PY) -m pytest -q -n 2 -m "not slow and not realtime"
+	$(PY) -m pytest -q -m "realtime and not slow"
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/gnc bench loop --json runs/bench_loop.json

@@ -12,7 +12,8 @@ by design). Run k's seed and dispersions are the campaign's (``sim.campaign.run_
 run k here is run k of ``gnc mc`` of that scenario.
 
 `--scenario angles_only`: ``scenarios/angles_only.toml`` whole (camera only, 3-axis chaser; its dispersions, no
-faults), NIS of the camera's 2-dof samples. `--runs N`: N runs instead of 50.
+faults), NIS of the camera's 2-dof samples. `--runs N`: N runs instead of 50. `--campaign-seed S`: the runs'
+seeds and draws from campaign seed S instead of 42 (a tuning chosen on seed 42's runs checked on others).
 
 Each nav cycle (1 Hz) of every run: NEES with the full covariance of [r_CT_H, v_CT_H] (6 dof) and of r_CT_H
 (3 dof) against the truth, and the NIS of each processed lidar sample (3 dof). Campaign average at each
@@ -151,17 +152,19 @@ def _campaign_average(series: list[np.ndarray], dof: int) -> tuple[float, list[f
         float(np.mean((avg >= lo) & (avg <= hi)))
 
 
-def run(quick: bool = False, runs: int | None = None, workers: int = 2, scenario: str = "inspection") -> dict:
+def run(quick: bool = False, runs: int | None = None, workers: int = 2, scenario: str = "inspection",
+        campaign_seed: int = CAMPAIGN_SEED) -> dict:
     if scenario not in CASES:
         raise ValueError(f"scenario = {scenario!r}: must be one of {', '.join(CASES)}")
     cut, what, nis_dof = CASES[scenario]
     runs = runs or (4 if quick else 50)
     data = cut((SCENARIOS / f"{scenario}.toml").read_text())
     figures = {"scenario": f"{scenario}.toml {what}", "nis_dof": nis_dof,
-               "duration_s": data["run"]["max_duration_s"], "runs": runs, "load_avg_1min": os.getloadavg()[0]}
+               "duration_s": data["run"]["max_duration_s"], "runs": runs, "campaign_seed": campaign_seed,
+               "load_avg_1min": os.getloadavg()[0]}
     t0 = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        res = list(pool.map(nav_run, [data] * runs, range(runs), [CAMPAIGN_SEED] * runs))
+        res = list(pool.map(nav_run, [data] * runs, range(runs), [campaign_seed] * runs))
     figures["wall_s"] = time.perf_counter() - t0
     for key, dof in (("nees", 6), ("nees_pos", 3), ("nis", nis_dof)):
         mean, bounds, inside = _campaign_average([r[key] for r in res], dof)

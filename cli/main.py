@@ -163,9 +163,10 @@ def _cmd_bench(args) -> int:
         raise ConfigError("bench SUITE", args.suite, "must be one of " + ", ".join(SUITES))
     module = importlib.import_module(f"benchmarks.{args.suite}")
     extra = {k: v for k, v in (("rt_priority", args.rt_priority), ("run_dir", args.run_dir),
-                               ("scenario", args.scenario), ("runs", args.runs)) if v is not None}
+                               ("scenario", args.scenario), ("runs", args.runs),
+                               ("campaign_seed", args.campaign_seed)) if v is not None}
     for k, v in extra.items():
-        suite = "navmc" if k in ("scenario", "runs") else "hil"
+        suite = "navmc" if k in ("scenario", "runs", "campaign_seed") else "hil"
         if args.suite != suite:
             raise ConfigError("--" + k.replace("_", "-"), v, f"applies to `gnc bench {suite}` only")
     figures = module.run(quick=args.quick, **extra)
@@ -258,6 +259,8 @@ def main(argv=None) -> int:
     b.add_argument("--run-dir", help="hil: keep the loop's run directory here (per-cycle timing in telemetry.h5)")
     b.add_argument("--scenario", help="navmc: inspection (default) or angles_only")
     b.add_argument("--runs", type=int, help="navmc: number of runs (default 50, 4 with --quick)")
+    b.add_argument("--campaign-seed", type=int, help="navmc: the campaign seed the runs' seeds derive from (default "
+                   "42, as gnc mc's); another one flies other draws, e.g. to check a tuning out of sample")
     b.set_defaults(func=_cmd_bench)
     args = p.parse_args(argv)
     try:

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
 from sim.run import TLM_FLUSH_ROWS
+
+pytestmark = pytest.mark.realtime  # wall-clock timing: run alone (Makefile test)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,6 +7,8 @@ import pytest
 
 from cli.main import main
 
+pytestmark = pytest.mark.realtime  # wall-clock timing: run alone (Makefile test)
+
 
 @pytest.mark.slow
 def test_bench_hil_quick_writes_the_figures(tmp_path):

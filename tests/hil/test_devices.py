@@ -13,6 +13,8 @@ from hil.link import SerialLink
 from hil.messages import ON_TIME_LSB_S, ImuFlag, ImuSample, RigStatus, ThrusterCommand
 from hil.serial_codec import encode
 
+pytestmark = pytest.mark.realtime  # wall-clock timing: run alone (Makefile test)
+
 T = 0.01  # command period (s)
 A_DIR = 2 * 0.25 / 150.0  # two 0.25 N thrusters per direction on 150 kg (m/s^2)
 

@@ -16,6 +16,8 @@ from hil.link import CanLink
 from hil.messages import FaultKind, ImuSample, Ping, Pong, RigState, RigStatus, ThrusterCommand
 from tests.hil.rig_helpers import N, clear, fire, frame_fault_effect, is_watchdog_status, wait_for
 
+pytestmark = pytest.mark.realtime  # wall-clock timing: run alone (Makefile test)
+
 ROOT = __file__.rsplit("/tests/", 1)[0]
 
 

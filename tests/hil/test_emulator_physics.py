@@ -10,6 +10,8 @@ from hil.emulator import RigConfig, RigEmulator, advance_valves
 from hil.link import SerialLink
 from hil.messages import ThrusterCommand
 
+pytestmark = pytest.mark.realtime  # wall-clock timing: run alone (Makefile test)
+
 MS = 1_000_000
 
 

@@ -18,6 +18,8 @@ from hil.messages import FaultKind, ImuSample, Ping, Pong, RigFault, RigState, R
 from tests.hil.rig_helpers import (clear, collect, diff, fire, frame_fault_effect, inject, is_watchdog_status,
                                    wait_for)
 
+pytestmark = pytest.mark.realtime  # wall-clock timing: run alone (Makefile test)
+
 CFG = RigConfig()
 
 

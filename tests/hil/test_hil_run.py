@@ -18,6 +18,8 @@ from hil.recorder import RX, TX, replay
 from hil.run import check_tick, run_hil
 from sim.scenario import load_scenario, parse_scenario
 
+pytestmark = pytest.mark.realtime  # wall-clock timing: run alone (Makefile test)
+
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "hil_hold.toml"
 # The emulator's own lifetime (s; the test stops it sooner): on a fresh clone the flight side compiles the

@@ -14,6 +14,8 @@ from hil.faults import FrameFaults
 from hil.link import CanLink, SerialLink, parse_can_spec
 from hil.messages import ON_TIME_LSB_S, FaultKind, ImuSample, Ping, Pong, RigStatus, ThrusterCommand
 
+pytestmark = pytest.mark.realtime  # wall-clock timing: run alone (Makefile test)
+
 N = 12
 _virtual = itertools.count()
 

@@ -22,6 +22,8 @@ from sim.run import build
 from sim.scenario import load_scenario
 from sim.telemetry import Signal, TelemetryWriter
 
+pytestmark = pytest.mark.realtime  # wall-clock timing: run alone (Makefile test)
+
 ROOT = Path(__file__).resolve().parents[2]
 NS = 1_000_000_000
 

@@ -21,6 +21,8 @@ from sim.dispersions import GROUPS, apply, disperse, draw, to_toml
 from sim.scenario import parse_scenario
 from sim.truth import TruthWorld
 
+pytestmark = pytest.mark.realtime  # wall-clock timing: run alone (Makefile test)
+
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = (ROOT / "scenarios" / "mc_quick.toml").read_text()
 
