@@ -20,7 +20,7 @@ import numpy as np
 
 from gnc.config import DockPhase, FlightConfig
 from gnc.control.allocation import allocate_accel
-from gnc.control.attitude import AttitudeLoop, pointing_dcm_BH
+from gnc.control.attitude import AttitudeLoop, pointing_dcm_BH, propagate_quat
 from gnc.control.lqr import LqrController
 from gnc.control.mpc import RelativeMPC, docking_mpc, keep_out_normals
 from gnc.fdir import AttitudeSensorHealth, SensorHealth
@@ -31,7 +31,7 @@ from gnc.models.rae import rae_from_rel
 from gnc.models.ya import mean_from_true, true_from_mean
 from gnc.nav.process import process_from_config
 from gnc.nav.relnav import filter_from_config
-from gnc.frames import dcm_from_quat, quat_from_dcm
+from gnc.frames import dcm_from_quat, quat_from_dcm, quat_mult
 from gnc.ports import (ActuatorCommand, AnglesMeasurement, AttitudeMeasurement, ImuSample, RaeMeasurement,
                        RelPosMeasurement, SpecificForceMeasurement, VehicleIO)
 from gnc.schema import ConfigError
@@ -212,8 +212,11 @@ class Executive:
             escape_burn(self.cfg.n_rad_s, x, P, 3.0, 1.0, 0.1, self.cfg.control.period_s)
             allocate_accel(x[3:], self.a_max)
             keep_out_normals(x[:3], np.ones((2, 3)), 1.0)  # the MPC's, which a solve reaches first otherwise
+        self._true_anomaly(self.t0_ns)  # the control stage's first call otherwise (~1 s compiling, cold cache)
         if self.att is not None:
             AttitudeLoop(self.cfg, self.att.q_BH, 0).step(0, np.zeros(3), -x0_hat[:3])
+            q = np.array(self.att.q_BH, dtype=np.float64)
+            quat_mult(q, propagate_quat(q, np.zeros(3), 1.0))  # AttitudeLoop.measure's, on its first sample
             fdir = ThrusterFdir(self.att.A, 1.0, self.att.J, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.1)
             fdir.command(0, np.zeros(self.att.A.shape[1]))
             for k in range(2):

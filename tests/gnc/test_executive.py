@@ -1,11 +1,13 @@
 """The executive against a scripted VehicleIO: schedules, deadline accounting, and safe commands."""
 
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba.core.registry import CPUDispatcher
 
 from gnc.executive import Executive
 from gnc.guidance.modes import Mode
@@ -78,6 +80,29 @@ def test_overrun_counts_a_miss_and_commands_thrusters_off():
     assert exe.stats["ctrl"].misses == 1 and exe.stats["nav"].misses == 1
     assert exe.fallbacks == 1 and np.all(rec.accel_H == 0.0)
     assert io.commands[-1].accel_H == (0.0, 0.0, 0.0)
+
+
+def _kernels():
+    """Every numba dispatcher of the flight code's loaded modules, by name."""
+    return {f"{name}.{k}": v for name, mod in list(sys.modules.items()) if name.startswith("gnc") and mod
+            for k, v in vars(mod).items() if isinstance(v, CPUDispatcher)}
+
+
+def test_warm_up_leaves_nothing_to_compile_for_the_first_cycle():
+    """A cold numba cache must not make the first cycle overrun: after construction (its _warm_up and the
+    controllers' own set-up) the MPC fast path's kernels have their signatures and the first cycle adds none."""
+    io = ScriptedIO(lambda t: (5000.0, math.pi / 2, 0.0))
+    exe = _exe(io)
+    before = {k: list(d.signatures) for k, d in _kernels().items()}
+    # the kernels called from Python (the ones they call are linked in, not loaded apart from a warm cache)
+    fast_path = [f"gnc.control.canonical.{k}" for k in ("canonical_data", "objective", "kkt_residuals")] + [
+        f"gnc.control.polish.{k}" for k in ("polish_kkt", "refine_kkt", "min_degree_order", "ldl_symbolic",
+                                            "ldl_pattern")]
+    assert all(before[k] for k in fast_path)
+    rec = exe.step()
+    assert rec.ctrl_us > 0 and rec.mpc_ok
+    new = {k: [s for s in d.signatures if s not in before.get(k, [])] for k, d in _kernels().items()}
+    assert {k: s for k, s in new.items() if s} == {}
 
 
 bad = st.sampled_from([math.nan, math.inf, -math.inf, 1e300, -1e300, 0.0])
