@@ -256,7 +256,7 @@ def _propagate_j2(y, accel_H, h, n_steps, p):
     error estimate (m).
 
     ``rk8_step``'s method with the stage sums unrolled over the tableau's nonzero entries (generated from
-    _A, _E5, _E3), the general force model left out and _J2_FLAGS: 3 times faster; equal to ``rk8_step``
+    _A, _E5, _E3), the general force model left out and _J2_FLAGS (``gnc bench sim`` times it); equal to ``rk8_step``
     to rounding (``tests/sim/test_integrator.py``). The loop is compiled twice, with and without thrust,
     so the coasting one carries no branch between its stages.
     """

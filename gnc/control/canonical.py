@@ -456,9 +456,7 @@ class CanonicalQP:
                 if not self._polisher.polish(self._A_indptr, a_data, self._P, q, l, u, x, y, ext.get_settings().rho):
                     break
                 x, y = self._polisher.x, self._polisher.y
-                verified = self._check(a_data, q, l, u, _OSQP_SOLVED, x, y)
-                if not verified and self._polisher.refine(_EXTRA_REFINE):   # short of the tolerance only?
-                    verified = self._check(a_data, q, l, u, _OSQP_SOLVED, x, y)
+                verified = self._check_polished(a_data, q, l, u, _OSQP_SOLVED, x, y, True)
                 if verified:
                     self._osqp_stale = True
                     break
@@ -488,9 +486,7 @@ class CanonicalQP:
                 if polished:
                     x, y = self._polisher.x, self._polisher.y
                 run_s, iters, solves = run_s + info.run_time, iters + info.iter, solves + 1
-                verified = self._check(a_data, q, l, u, status_val, x, y)
-                if not verified and polished and self._polisher.refine(_EXTRA_REFINE):   # short of the tolerance only?
-                    verified = self._check(a_data, q, l, u, status_val, x, y)
+                verified = self._check_polished(a_data, q, l, u, status_val, x, y, polished)
                 if verified:
                     break
             if self._rung > 0:
@@ -507,6 +503,13 @@ class CanonicalQP:
         return QpSolution(values=values_out, status=self._status_map.get(status_val, "solver_error"),
                           ok=ok, verified=verified and ok, cost=objective(*self._P, q, x) + d if ok else float("nan"),
                           solve_ms=1e3 * float(run_s), iterations=int(iters), solves=solves)
+
+    def _check_polished(self, a_data, q, l, u, status_val, x, y, polished):
+        """``_check``; a polished (x, y) (the polisher's own arrays) that fails it gets _EXTRA_REFINE more
+        refinement steps in place and a second check, in case it was only short of the tolerance."""
+        if self._check(a_data, q, l, u, status_val, x, y):
+            return True
+        return polished and self._polisher.refine(_EXTRA_REFINE) and self._check(a_data, q, l, u, status_val, x, y)
 
     def _check(self, a_data, q, l, u, status_val, x, y):
         """True when OSQP solved and (x, y) pass the KKT check at kkt_tol."""

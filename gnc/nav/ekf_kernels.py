@@ -367,14 +367,10 @@ PG_SCRATCH = PG_SLOT + 3 * N_SLOTS  # rows of the first page: z (3), x scratch (
 N_PAGES = PG_SCRATCH + 2 + UPDATE_SCRATCH_PAGES
 
 
-def new_work(n, R_by_kind, gate_by_kind, thrust_scale_var=0.0, thrust_dir_var=0.0, layout=None):
+def new_work(n, R_by_kind, gate_by_kind, thrust_scale_var, thrust_dir_var, layout):
     """Work buffer (N_PAGES, n, n) of an n-state filter: zeros, y and S NaN, and the configuration
     R_by_kind {kind: R (mxm)}, gate_by_kind {kind: NIS gate}, the thrust-noise variances of
-    ``thrust_noise_add_inplace`` (-, rad^2), layout: ``measurements.state_layout``'s vector (None: the
-    default of n states, ``measurements.default_layout`` without s)."""
-    if layout is None:
-        layout = default_layout(n)
-        layout[LAY_I_SCALE] = -1.0
+    ``thrust_noise_add_inplace`` (-, rad^2), layout: ``measurements.state_layout``'s vector."""
     W = np.zeros((N_PAGES, n, n))
     W[PG_VEC, 2, :3] = np.nan
     W[PG_S, :3, :3] = np.nan
