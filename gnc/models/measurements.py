@@ -24,7 +24,7 @@ Azimuth wraps at +-pi: ``meas_wrap_index`` names the component to wrap (-1: none
 import numpy as np
 from numba import njit
 
-from gnc.models.rae import rae_from_rel, rae_jacobian
+from gnc.models.rae import rae_jacobian_into, rae_tuple
 
 MEAS_RAE = 0
 MEAS_ANGLES = 1
@@ -88,17 +88,17 @@ def meas_predict_into(kind, x, lay, out):
     if kind == MEAS_RELPOS:
         out[:] = x[:3]
         return
-    rae = rae_from_rel(x[:3])
+    rng, az, el = rae_tuple(x)
     if kind == MEAS_ANGLES:
-        out[:] = rae[1:]
+        out[0], out[1] = az, el
         return
     nb = lay[LAY_N_BIAS]
     if nb > 0.0:
-        rae[0] += x[6]
+        rng += x[6]
     if nb > 1.0:
-        rae[1] += x[7]
-        rae[2] += x[8]
-    out[:] = rae
+        az += x[7]
+        el += x[8]
+    out[0], out[1], out[2] = rng, az, el
 
 
 @njit(cache=True)
@@ -133,11 +133,7 @@ def meas_jacobian_into(kind, x, lay, H):
     if kind == MEAS_RELPOS:
         H[0, 0] = H[1, 1] = H[2, 2] = 1.0
         return
-    J = rae_jacobian(x[:6])
-    r0 = 1 if kind == MEAS_ANGLES else 0  # angles: the azimuth and elevation rows
-    for i in range(m):
-        for j in range(6):
-            H[i, j] = J[r0 + i, j]
+    rae_jacobian_into(x, H, 1 if kind == MEAS_ANGLES else 0)  # angles: the azimuth and elevation rows
     nb = lay[LAY_N_BIAS]
     if kind == MEAS_RAE and nb > 0.0:
         H[0, 6] = 1.0

@@ -18,11 +18,19 @@ def wrap_angle(a):
 
 
 @njit(cache=True)
-def rae_from_rel(r_CT_H):
-    """[range m, azimuth rad, elevation rad] of the target seen from the chaser at r_CT_H (m, H)."""
+def rae_tuple(r_CT_H):
+    """(range m, azimuth rad, elevation rad) of the target seen from the chaser at r_CT_H (m, H); a tuple
+    (no allocation)."""
     rx, ry, rz = -r_CT_H[0], -r_CT_H[1], -r_CT_H[2]
     rng = np.sqrt(rx * rx + ry * ry + rz * rz)
-    return np.array([rng, np.arctan2(ry, rx), np.arcsin(rz / rng)])
+    return rng, np.arctan2(ry, rx), np.arcsin(rz / rng)
+
+
+@njit(cache=True)
+def rae_from_rel(r_CT_H):
+    """[range m, azimuth rad, elevation rad] of the target seen from the chaser at r_CT_H (m, H)."""
+    rng, az, el = rae_tuple(r_CT_H)
+    return np.array([rng, az, el])
 
 
 @njit(cache=True)
@@ -33,18 +41,26 @@ def rel_from_rae(z):
 
 
 @njit(cache=True)
-def rae_jacobian(x):
-    """d[range, az, el]/d[r_CT_H, v_CT_H] (3x6) at the 6-state x."""
+def rae_jacobian_into(x, H, r0):
+    """H[:3 - r0, :3] <- rows r0.. of d[range, az, el]/d[r_CT_H] at x (r0 = 1: the two angle rows); the
+    derivatives with respect to v_CT_H are zero (H's other columns are left alone)."""
     rx, ry, rz = -x[0], -x[1], -x[2]
     rho2 = rx * rx + ry * ry + rz * rz
     rng = np.sqrt(rho2)
     h2 = rx * rx + ry * ry
     h = np.sqrt(h2)
-    H = np.zeros((3, 6))
     # derivatives with respect to rho, then chain rule d rho / d r_CT_H = -I
-    H[0, 0], H[0, 1], H[0, 2] = -rx / rng, -ry / rng, -rz / rng
-    H[1, 0], H[1, 1] = ry / h2, -rx / h2
-    H[2, 0] = rx * rz / (rho2 * h)
-    H[2, 1] = ry * rz / (rho2 * h)
-    H[2, 2] = -h / rho2
+    i = 0
+    if r0 == 0:
+        H[0, 0], H[0, 1], H[0, 2] = -rx / rng, -ry / rng, -rz / rng
+        i = 1
+    H[i, 0], H[i, 1], H[i, 2] = ry / h2, -rx / h2, 0.0
+    H[i + 1, 0], H[i + 1, 1], H[i + 1, 2] = rx * rz / (rho2 * h), ry * rz / (rho2 * h), -h / rho2
+
+
+@njit(cache=True)
+def rae_jacobian(x):
+    """d[range, az, el]/d[r_CT_H, v_CT_H] (3x6) at the 6-state x."""
+    H = np.zeros((3, 6))
+    rae_jacobian_into(x, H, 0)
     return H

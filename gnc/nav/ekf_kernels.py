@@ -191,7 +191,7 @@ def thrust_process_noise(Gam, u, scale_var, dir_var):
 
 
 # Pages (n x n each) of the scratch of ``ekf_update_inplace``.
-UPDATE_SCRATCH_PAGES = 7
+UPDATE_SCRATCH_PAGES = 6
 
 
 @njit(cache=True)
@@ -201,17 +201,28 @@ def ekf_update_inplace(x, P, z, R, gate_chi2, kind, lay, y, S, sc):
     m entries / m x m block used: whole pages of a work buffer keep numba's fast contiguous layout);
     sc (UPDATE_SCRATCH_PAGES, n, n): scratch. Returns (nis, accepted).
 
-    K = P H' S^-1 by Cholesky solves (S = L L'), NIS = |L^-1 y|^2; (I - K H) P = P - K (P H')'."""
+    One compiled body per measurement dimension m (``_update_m``), so that every loop over m unrolls."""
+    if meas_dim(kind) == 3:
+        return _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, 3)
+    return _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, 2)
+
+
+@njit(cache=True, inline='always')
+def _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, m):
+    """``ekf_update_inplace`` for a measurement of m (a constant at each call site) components.
+
+    K = P H' S^-1 by Cholesky solves (S = L L'), NIS = |L^-1 y|^2. Joseph form as products:
+    T = (I - K H) P = P - K (P H')', then P+ = T (I - K H)' + K R K' = T + G K' with G = K R - T H'
+    (T H' over the non-zero columns of H only), lower triangle mirrored."""
     n = x.shape[0]
-    m = meas_dim(kind)
     if not meas_geometry_ok(kind, x, P):
         for i in range(m):
             y[i] = np.nan
             for j in range(m):
                 S[i, j] = np.nan
         return np.inf, False
-    vec, H, PHt, K, T, KH, KR = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6]
-    zhat, w = vec[0, :m], vec[1, :m]
+    vec, H, PHt, K, T, G = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
+    zhat, w, hc = vec[0, :m], vec[1, :m], vec[2]
     meas_predict_into(kind, x, lay, zhat)
     for i in range(m):
         y[i] = z[i] - zhat[i]
@@ -219,8 +230,7 @@ def ekf_update_inplace(x, P, z, R, gate_chi2, kind, lay, y, S, sc):
     if iw >= 0:
         y[iw] = wrap_angle(y[iw])
     meas_jacobian_into(kind, x, lay, H[:m, :])
-    hc = vec[2]  # indices (as floats) of the columns of H that are not all zero: the loops skip the rest
-    nh = 0
+    nh = 0  # hc: indices (as floats) of the columns of H that are not all zero: the loops skip the rest
     for j in range(n):
         for i in range(m):
             if H[i, j] != 0.0:
@@ -229,11 +239,12 @@ def ekf_update_inplace(x, P, z, R, gate_chi2, kind, lay, y, S, sc):
                 break
     for i in range(n):  # P H' (n x m)
         for j in range(m):
-            acc = 0.0
-            for c in range(nh):
-                l = int(hc[c])
-                acc += P[i, l] * H[j, l]
-            PHt[i, j] = acc
+            PHt[i, j] = 0.0
+        for c in range(nh):
+            l = int(hc[c])
+            p = P[i, l]
+            for j in range(m):
+                PHt[i, j] += p * H[j, l]
     for i in range(m):  # S = H P H' + R, lower triangle mirrored
         for j in range(i + 1):
             acc = 0.0
@@ -246,12 +257,15 @@ def ekf_update_inplace(x, P, z, R, gate_chi2, kind, lay, y, S, sc):
     Lc = T  # Cholesky factor in T's page (T is formed after K)
     if not cholesky_into(S, Lc, m):
         return np.inf, False
+    idg = vec[3]  # 1 / L[i, i]
+    for i in range(m):
+        idg[i] = 1.0 / Lc[i, i]
     nis = 0.0
     for i in range(m):  # w = L^-1 y
         acc = y[i]
         for k in range(i):
             acc -= Lc[i, k] * w[k]
-        w[i] = acc / Lc[i, i]
+        w[i] = acc * idg[i]
         nis += w[i] * w[i]
     if not nis <= gate_chi2:
         return nis, False
@@ -260,39 +274,38 @@ def ekf_update_inplace(x, P, z, R, gate_chi2, kind, lay, y, S, sc):
             acc = PHt[r, i]
             for k in range(i):
                 acc -= Lc[i, k] * K[r, k]
-            K[r, i] = acc / Lc[i, i]
+            K[r, i] = acc * idg[i]
         for i in range(m - 1, -1, -1):
             acc = K[r, i]
             for k in range(i + 1, m):
                 acc -= Lc[k, i] * K[r, k]
-            K[r, i] = acc / Lc[i, i]
+            K[r, i] = acc * idg[i]
     for i in range(n):
         for j in range(m):
             x[i] += K[i, j] * y[j]
-    for i in range(n):  # K H, on the non-zero columns of H only (the others are zero)
-        for c in range(nh):
-            l = int(hc[c])
-            acc = 0.0
-            for k in range(m):
-                acc += K[i, k] * H[k, l]
-            KH[i, l] = acc
-    for i in range(n):  # T = (I - K H) P = P - K (P H')'
+    for i in range(n):  # T = P - K (P H')'
         for j in range(n):
             acc = 0.0
             for l in range(m):
                 acc += K[i, l] * PHt[j, l]
             T[i, j] = P[i, j] - acc
-    mm_into(K, R, KR, n, m, m)
-    for i in range(n):  # Joseph: P+ = T (I - K H)' + K R K', lower triangle mirrored
-        for j in range(i + 1):
-            acc = 0.0  # T (I - K H)' = T - T (K H)', (K H)[j, l] zero off the columns hc
-            for c in range(nh):
-                l = int(hc[c])
-                acc += T[i, l] * KH[j, l]
-            acc2 = 0.0
+    for i in range(n):  # G = K R - T H'
+        for k in range(m):
+            acc = 0.0
             for l in range(m):
-                acc2 += KR[i, l] * K[j, l]
-            v = (T[i, j] - acc) + acc2
+                acc += K[i, l] * R[l, k]
+            G[i, k] = acc
+        for c in range(nh):
+            l = int(hc[c])
+            t = T[i, l]
+            for k in range(m):
+                G[i, k] -= t * H[k, l]
+    for i in range(n):  # P+ = T + G K', lower triangle mirrored
+        for j in range(i + 1):
+            acc = 0.0
+            for k in range(m):
+                acc += G[i, k] * K[j, k]
+            v = T[i, j] + acc
             P[i, j] = v
             P[j, i] = v
     return nis, True
@@ -357,7 +370,7 @@ def hcw_predict_matrices(n, dt, q_psd):
 # The filter class's work buffer W: pages of n x n (n >= 6 states), sliced into views inside the
 # kernels (a slice is free; a reshape or an allocation costs tens of ns each).
 N_SLOTS = 4  # model slots: discrete models (Phi, Gam, Q) of up to this many interval lengths
-PG_VEC, PG_P, PG_S = 0, 1, 2  # the state: rows of PG_VEC x (n), u (3), y (m), next u (3); P (nxn); S (leading mxm)
+PG_VEC, PG_P, PG_S = 0, 1, 2  # the state: rows of PG_VEC x (n), u (3), y (m); P (nxn); S (leading mxm)
 N_STATE_PAGES = 3  # what a history snapshot keeps
 PG_R = 3  # R of kind k (leading mxm) in page PG_R + k (MEAS_ACCEL: without the execution errors of u)
 PG_GATE = PG_R + MEAS_ACCEL + 1  # row 0: NIS gate of each kind; row 1: thrust-noise variances (scale,
@@ -398,12 +411,13 @@ def _predict_slot(W, slot):
 
 
 @njit(cache=True)
-def ekf_step(W, slot, kind, z0, z1, z2, slot2):
+def ekf_step(W, slot, kind, z0, z1, z2, slot2, u_next):
     """One filter cycle in place on the work buffer W (``new_work``): if slot >= 0, predict with the held u
     and the model in that slot (``_predict_slot``); then, if kind >= 0, ``ekf_update_inplace`` of
     z = [z0, z1, z2][:meas_dim(kind)] with the kind's R and gate, storing y and S (NaN-padded); then, if
-    slot2 >= -1, hold the next acceleration (row PG_VEC, 3) as u and, if slot2 >= 0, predict with it and the
-    model in slot2 (slot2 = -2: u unchanged). One call covers the executive's update + predict_to.
+    slot2 >= -1, hold the next acceleration u_next (3,) (m/s^2, H) as u and, if slot2 >= 0, predict with it
+    and the model in slot2 (slot2 = -2: u unchanged, u_next not read). One call covers the executive's
+    update + predict_to.
 
     A MEAS_ACCEL sample's u is read from the layout row (the caller writes it there); its R is the kind's
     page plus the execution-error covariance of u (``accel_meas_cov_into``).
@@ -411,6 +425,8 @@ def ekf_step(W, slot, kind, z0, z1, z2, slot2):
     Returns the signed NIS (one float, no tuple to box): nis when accepted, -nis when rejected (a
     rejected NIS is > 0, inf or NaN, so accepted == (result >= 0)); NaN when kind < 0 (predict only).
     """
+    if slot2 >= -1 and u_next.shape[0] != 3:
+        raise ValueError("ekf_step: u_next (accel_H) must hold 3 values (m/s^2, H)")
     if slot >= 0:
         _predict_slot(W, slot)
     r = np.nan
@@ -434,7 +450,7 @@ def ekf_step(W, slot, kind, z0, z1, z2, slot2):
         r = nis if accepted else -nis
     if slot2 >= -1:
         for i in range(3):
-            W[PG_VEC, 1, i] = W[PG_VEC, 3, i]
+            W[PG_VEC, 1, i] = u_next[i]
         if slot2 >= 0:
             _predict_slot(W, slot2)
     return r

@@ -198,7 +198,7 @@ class _RelNavBase:
         self._x, self._u, self._y = W[PG_VEC, 0], W[PG_VEC, 1, :3], W[PG_VEC, 2, :3]
         self._P, self._S = W[PG_P], W[PG_S, :3, :3]
         self._slot_views = [(W[k], W[k + 1, :, :3], W[k + 2]) for k in range(PG_SLOT, PG_SLOT + 3 * N_SLOTS, 3)]
-        self._slots = {}  # time-invariant process: interval (ns) -> slot holding its model
+        self._slots = {0: -1}  # interval (ns) -> slot holding its model (time-invariant process); 0: none
         self._next_slot = 0
         self._x[:] = x0
         self._P[:, :] = P0
@@ -208,7 +208,7 @@ class _RelNavBase:
         self._reinit_after = int(reinit_after)
         self._reinit_vel_var = float(reinit_vel_sigma_m_s) ** 2
         self._streak = 0
-        self._n_updates = self._n_rejected = self._n_late = self._n_reinit = 0
+        self._n_rejected = self._n_late = self._n_reinit = 0
         self._stats = {}
         self._m = 3  # components of the last update
         if self._history_ns:
@@ -324,7 +324,6 @@ class _RelNavBase:
         """Predict to meas.t_ns with the held acceleration and apply the gated update; a measurement
         older than the filter time is re-processed from the history or rejected (see module doc)."""
         t_ns = meas.t_ns
-        self._n_updates += 1
         st = self._stats.get(meas.sensor)
         if st is None:
             st = self._stats[meas.sensor] = [0, 0, 0]
@@ -501,7 +500,7 @@ class _RelNavBase:
     @property
     def n_updates(self) -> int:
         """Measurements offered to update (accepted, rejected or late)."""
-        return self._n_updates
+        return sum(st[0] for st in self._stats.values())
 
     @property
     def n_rejected(self) -> int:
@@ -554,23 +553,23 @@ class RelNavFilter(_RelNavBase):
     def __init__(self, *args, **options):
         super().__init__(*args, **options)
         # no-op call (predict nor update, u unchanged) to get the compiled entry point
-        self._kernel = _entry_point(ekf_step, self._w, -1, -1, 0.0, 0.0, 0.0, -2)
-        self._u_next = self._w[PG_VEC, 3, :3]
+        self._kernel = _entry_point(ekf_step, self._w, -1, -1, 0.0, 0.0, 0.0, -2, self._u)
         # update_predict needs two calls with a history, a time-varying process (one model slot), or when a
-        # rejection would re-initialise (at the measurement time, before the prediction)
+        # rejection would re-initialise (at the measurement time, before the prediction): the one-call path
+        # is taken while the rejection streak is below _one_call_streak
         self._nonlinear = hasattr(self._process, "propagate_points")  # the state through the model (``_predict``)
-        self._two_calls = bool(self._history_ns) or not self._process.time_invariant or self._nonlinear
-        self._reinit_streak = self._reinit_after - 1 if self._reinit_after else math.inf
+        two_calls = bool(self._history_ns) or not self._process.time_invariant or self._nonlinear
+        self._one_call_streak = (0 if two_calls else self._reinit_after - 1 if self._reinit_after else math.inf)
 
     def _predict(self, dt_ns):
         if not self._nonlinear:
-            self._kernel(self._w, self._slot(dt_ns), -1, 0.0, 0.0, 0.0, -2)
+            self._kernel(self._w, self._slot(dt_ns), -1, 0.0, 0.0, 0.0, -2, self._u)
             return
         # nonlinear process: the state through the model (acceleration (1 + s) u with the thrust-scale state),
         # the covariance through the kernel's linearisation
         x0 = self._x[:6].reshape(1, 6).copy()
         u = self._accel_u(self._u)
-        self._kernel(self._w, self._slot(dt_ns), -1, 0.0, 0.0, 0.0, -2)
+        self._kernel(self._w, self._slot(dt_ns), -1, 0.0, 0.0, 0.0, -2, self._u)
         self._x[:6] = self._process.propagate_points(x0, self._t_ns, dt_ns, u)[0]
 
     def _step(self, meas, dt_ns):
@@ -582,48 +581,41 @@ class RelNavFilter(_RelNavBase):
             slot = self._slots.get(dt_ns)
             if slot is None:
                 slot = self._load_slot(dt_ns)
-        return self._call(meas, slot, -2)
+        return self._call(meas, slot, -2, self._u)
 
-    def _call(self, meas, slot, slot2):
-        """``ekf_step`` with meas between the predictions in slot and slot2; returns its signed NIS."""
+    def _call(self, meas, slot, slot2, u_next):
+        """``ekf_step`` with meas between the predictions in slot and slot2 (u_next held for the second);
+        returns its signed NIS."""
         if type(meas) is RaeMeasurement:
             self._m = 3
-            return self._kernel(self._w, slot, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad, slot2)
+            return self._kernel(self._w, slot, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad, slot2, u_next)
         kind = self._kind(meas)
         z = meas.as_array()
         self._m = z.shape[0]
-        return self._kernel(self._w, slot, kind, z[0], z[1], z[-1], slot2)
+        return self._kernel(self._w, slot, kind, z[0], z[1], z[-1], slot2, u_next)
 
     def update_predict(self, meas, t_ns, accel_H) -> float:
         """``update(meas)`` then ``predict_to(t_ns, accel_H)`` in one kernel call (same result); returns the
         signed NIS (see the base class). Falls back to the two calls where one kernel call cannot do both
-        (late measurement, history kept, time-varying process, a rejection that would re-initialise)."""
+        (late measurement, an interval without a loaded model, history kept, time-varying process, a
+        rejection that would re-initialise)."""
         t_m = meas.t_ns
-        dt1, dt2 = t_m - self._t_ns, operator.index(t_ns) - t_m
-        if dt1 < 0 or dt2 < 0 or self._two_calls or self._streak >= self._reinit_streak:
+        slots = self._slots  # holds 0 -> -1 (no prediction); a negative interval is never in it
+        s1, s2 = slots.get(t_m - self._t_ns), slots.get(t_ns - t_m)
+        if s1 is None or s2 is None or self._streak >= self._one_call_streak or type(t_ns) is not int:
             return super().update_predict(meas, t_ns, accel_H)
-        self._n_updates += 1
+        try:
+            if type(meas) is RaeMeasurement:
+                self._m = 3
+                r = self._kernel(self._w, s1, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad, s2, accel_H)
+            else:
+                r = self._call(meas, s1, s2, accel_H)
+        except TypeError:  # accel_H not a contiguous float64 array (refused before the kernel ran)
+            return super().update_predict(meas, t_ns, accel_H)
         st = self._stats.get(meas.sensor)
         if st is None:
             st = self._stats[meas.sensor] = [0, 0, 0]
         st[0] += 1
-        slots, s1, s2 = self._slots, -1, -1
-        if dt1:
-            s1 = slots.get(dt1)
-            if s1 is None:
-                s1 = self._load_slot(dt1)
-        if dt2:
-            s2 = slots.get(dt2)
-            if s2 is None:
-                s2 = self._load_slot(dt2)
-                if s2 == s1 and dt1 != dt2:  # the round robin took dt1's slot: reload it (into the next one)
-                    s1 = self._load_slot(dt1)
-        self._u_next[...] = accel_H
-        if type(meas) is RaeMeasurement:
-            self._m = 3
-            r = self._kernel(self._w, s1, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad, s2)
-        else:
-            r = self._call(meas, s1, s2)
         self._t_ns = t_ns
         if r >= 0.0:
             self._streak = 0
