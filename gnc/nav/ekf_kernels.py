@@ -55,15 +55,19 @@ def ekf_predict_inplace(x, P, Phi, Gam, u, nu, Q, xs, T):
             acc += Gam[i, j] * u[j]
         xs[i] = acc
     x[:] = xs
-    mm_into(Phi, P, T, nx, nx, nx)  # skips the zeros of Phi (HCW: 20 of 36 entries are non-zero)
-    for i in range(nx):  # lower triangle of T Phi' + Q, mirrored
+    # T = Phi P, then P+ = Phi T' + Q (= Phi P Phi' + Q for a symmetric P), both skipping the zeros of Phi
+    # (HCW: 20 of 36 entries are non-zero; the bias, scale and d states: one a row)
+    mm_into(Phi, P, T, nx, nx, nx)
+    for i in range(nx):  # lower triangle, mirrored
         for j in range(i + 1):
-            acc = 0.0
-            for k in range(nx):
-                acc += T[i, k] * Phi[j, k]
-            v = acc + Q[i, j]
-            P[i, j] = v
-            P[j, i] = v
+            P[i, j] = Q[i, j]
+        for k in range(nx):
+            a = Phi[i, k]
+            if a != 0.0:
+                for j in range(i + 1):
+                    P[i, j] += a * T[j, k]
+        for j in range(i):
+            P[j, i] = P[i, j]
 
 
 @njit(cache=True)
@@ -127,9 +131,9 @@ def thrust_noise_add_inplace(P, Gam, u, scale_var, dir_var, T):
     n dt -> 0). Sa = cov(da) = scale_var u u' + dir_var (|u|^2 I - u u'): a thrust magnitude error of
     1-sigma sqrt(scale_var) |u| along u (scale, mass error) and a pointing error of 1-sigma sqrt(dir_var)
     rad about each axis across u (misalignment), i.e. diag(scale_var, dir_var, dir_var) |u|^2 in axes
-    (along u, across, across). T (nxn, n >= 6) scratch. Nothing is added when u = 0."""
+    (along u, across, across). T (nxn, n >= 6) scratch. Nothing is added when u = 0 or both variances are 0."""
     u2 = u[0] * u[0] + u[1] * u[1] + u[2] * u[2]
-    if u2 == 0.0:
+    if u2 == 0.0 or (scale_var == 0.0 and dir_var == 0.0):
         return
     c = scale_var - dir_var
     n = P.shape[0]
