@@ -45,23 +45,37 @@ _EYE3 = np.eye(3)  # the input matrix that turns ``thrust_noise_add_inplace`` in
 @njit(cache=True)
 def ekf_predict_inplace(x, P, Phi, Gam, u, nu, Q, xs, T):
     """In place: x <- Phi x + Gam[:, :nu] u[:nu], P <- Phi P Phi' + Q (exactly symmetric, from its
-    lower triangle); xs (n,), T (nxn) scratch. Shapes and units as ``ekf_predict``; Q symmetric."""
-    nx = x.shape[0]
-    for i in range(nx):
+    lower triangle); xs (n,), T (nxn) scratch. Shapes and units as ``ekf_predict``; Q symmetric.
+    One compiled body each for the 6- and 10-state filters (the base one and the default scenario's), whose
+    loops over n unroll (``_predict_n``)."""
+    n = x.shape[0]
+    if n == 6:
+        _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, 6)
+    elif n == 10:
+        _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, 10)
+    else:
+        _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, n)
+
+
+@njit(cache=True, inline='always')
+def _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, n):
+    """``ekf_predict_inplace`` for n states (a constant at each call site)."""
+    for i in range(n):
         acc = 0.0
-        for j in range(nx):
+        for j in range(n):
             acc += Phi[i, j] * x[j]
         for j in range(nu):
             acc += Gam[i, j] * u[j]
         xs[i] = acc
-    x[:] = xs
+    for i in range(n):
+        x[i] = xs[i]
     # T = Phi P, then P+ = Phi T' + Q (= Phi P Phi' + Q for a symmetric P), both skipping the zeros of Phi
     # (HCW: 20 of 36 entries are non-zero; the bias, scale and d states: one a row)
-    mm_into(Phi, P, T, nx, nx, nx)
-    for i in range(nx):  # lower triangle, mirrored
+    mm_into(Phi, P, T, n, n, n)
+    for i in range(n):  # lower triangle, mirrored
         for j in range(i + 1):
             P[i, j] = Q[i, j]
-        for k in range(nx):
+        for k in range(n):
             a = Phi[i, k]
             if a != 0.0:
                 for j in range(i + 1):

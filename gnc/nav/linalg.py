@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def mm_into(A, B, C, m, k, p):
     """C[:m, :p] <- A[:m, :k] @ B[:k, :p] for small dense matrices (C must not alias A or B; leading
     blocks, so that whole pages of a work buffer can be passed); zero entries of A are skipped."""
