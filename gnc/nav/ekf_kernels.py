@@ -392,7 +392,9 @@ PG_VEC, PG_P, PG_S = 0, 1, 2  # the state: rows of PG_VEC x (n), u (3), y (m); P
 N_STATE_PAGES = 3  # what a history snapshot keeps
 PG_R = 3  # R of kind k (leading mxm) in page PG_R + k (MEAS_ACCEL: without the execution errors of u)
 PG_GATE = PG_R + MEAS_ACCEL + 1  # row 0: NIS gate of each kind; row 1: thrust-noise variances (scale,
-# direction); row 2: the state layout (``measurements.state_layout``, u of the MEAS_ACCEL sample)
+# direction), then ``ekf_step_dt``'s refusal flag; row 2: the state layout (``measurements.state_layout``, u of
+# the MEAS_ACCEL sample); row 3: the interval (ns, NaN: none) whose model each slot holds
+ROW_SLOT_DT = 3
 PG_SLOT = PG_GATE + 1  # slot k: Phi, Gam (leading n x 3), Q in pages PG_SLOT + 3k + (0, 1, 2)
 PG_SCRATCH = PG_SLOT + 3 * N_SLOTS  # rows of the first page: z (3), x scratch (n); then the update's; then R
 N_PAGES = PG_SCRATCH + 2 + UPDATE_SCRATCH_PAGES
@@ -412,6 +414,7 @@ def new_work(n, R_by_kind, gate_by_kind, thrust_scale_var, thrust_dir_var, layou
         W[PG_GATE, 0, kind] = g
     W[PG_GATE, 1, 0], W[PG_GATE, 1, 1] = thrust_scale_var, thrust_dir_var
     W[PG_GATE, 2, :LAYOUT_LEN] = layout
+    W[PG_GATE, ROW_SLOT_DT, :N_SLOTS] = np.nan
     return W
 
 
@@ -472,3 +475,27 @@ def ekf_step(W, slot, kind, z0, z1, z2, slot2, u_next):
         if slot2 >= 0:
             _predict_slot(W, slot2)
     return r
+
+
+@njit(cache=True)
+def ekf_step_dt(W, dt1_ns, kind, z0, z1, z2, dt2_ns, u_next):
+    """``ekf_step`` with its predictions given as intervals (int ns) instead of slots: 0 = no prediction, else
+    the slot holding that interval's model (row ROW_SLOT_DT). When an interval has no slot, W is left as it
+    was, the refusal flag (W[PG_GATE, 1, 2]) set and NaN returned: the caller loads the model and retries."""
+    s1, s2 = _slot_of(W, dt1_ns), _slot_of(W, dt2_ns)
+    refused = s1 < -1 or s2 < -1
+    W[PG_GATE, 1, 2] = 1.0 if refused else 0.0
+    if refused:
+        return np.nan
+    return ekf_step(W, s1, kind, z0, z1, z2, s2, u_next)
+
+
+@njit(cache=True, inline='always')
+def _slot_of(W, dt_ns):
+    """-1 for dt_ns = 0, the slot holding the model of dt_ns, or -2 when none does."""
+    if dt_ns == 0:
+        return -1
+    for k in range(N_SLOTS):
+        if W[PG_GATE, ROW_SLOT_DT, k] == dt_ns:
+            return k
+    return -2

@@ -49,8 +49,10 @@ from gnc.nav.ekf_kernels import (
     PG_S,
     PG_SLOT,
     PG_VEC,
+    ROW_SLOT_DT,
     accel_meas_cov_into,
     ekf_step,
+    ekf_step_dt,
     new_work,
     rel_from_rae_jacobian,
     thrust_process_noise,
@@ -198,7 +200,8 @@ class _RelNavBase:
         self._x, self._u, self._y = W[PG_VEC, 0], W[PG_VEC, 1, :3], W[PG_VEC, 2, :3]
         self._P, self._S = W[PG_P], W[PG_S, :3, :3]
         self._slot_views = [(W[k], W[k + 1, :, :3], W[k + 2]) for k in range(PG_SLOT, PG_SLOT + 3 * N_SLOTS, 3)]
-        self._slots = {0: -1}  # interval (ns) -> slot holding its model (time-invariant process); 0: none
+        self._slot_dt = W[PG_GATE, ROW_SLOT_DT, :N_SLOTS]
+        self._slots = {}  # time-invariant process: interval (ns) -> slot holding its model
         self._next_slot = 0
         self._x[:] = x0
         self._P[:, :] = P0
@@ -278,6 +281,7 @@ class _RelNavBase:
                 sQ[j, j] = var * (1.0 - phi * phi)
         if self._process.time_invariant:
             self._slots[dt_ns] = k
+        self._slot_dt[k] = dt_ns if self._process.time_invariant else np.nan  # ``ekf_step_dt``'s lookup
         return k
 
     def _kind(self, meas):
@@ -554,6 +558,7 @@ class RelNavFilter(_RelNavBase):
         super().__init__(*args, **options)
         # no-op call (predict nor update, u unchanged) to get the compiled entry point
         self._kernel = _entry_point(ekf_step, self._w, -1, -1, 0.0, 0.0, 0.0, -2, self._u)
+        self._kernel_dt = _entry_point(ekf_step_dt, self._w, 0, -1, 0.0, 0.0, 0.0, 0, self._u)
         # update_predict needs two calls with a history, a time-varying process (one model slot), or when a
         # rejection would re-initialise (at the measurement time, before the prediction): the one-call path
         # is taken while the rejection streak is below _one_call_streak
@@ -597,28 +602,34 @@ class RelNavFilter(_RelNavBase):
     def update_predict(self, meas, t_ns, accel_H) -> float:
         """``update(meas)`` then ``predict_to(t_ns, accel_H)`` in one kernel call (same result); returns the
         signed NIS (see the base class). Falls back to the two calls where one kernel call cannot do both
-        (late measurement, an interval without a loaded model, history kept, time-varying process, a
+        (late measurement, an interval whose model is not loaded, history kept, time-varying process, a
         rejection that would re-initialise)."""
-        t_m = meas.t_ns
-        slots = self._slots  # holds 0 -> -1 (no prediction); a negative interval is never in it
-        s1, s2 = slots.get(t_m - self._t_ns), slots.get(t_ns - t_m)
-        if s1 is None or s2 is None or self._streak >= self._one_call_streak or type(t_ns) is not int:
+        if self._streak >= self._one_call_streak or type(t_ns) is not int:
             return super().update_predict(meas, t_ns, accel_H)
+        t_m = meas.t_ns
         try:
             if type(meas) is RaeMeasurement:
-                self._m = 3
-                r = self._kernel(self._w, s1, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad, s2, accel_H)
+                r = self._kernel_dt(self._w, t_m - self._t_ns, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad,
+                                    t_ns - t_m, accel_H)
+                m = 3
             else:
-                r = self._call(meas, s1, s2, accel_H)
+                kind = self._kind(meas)
+                z = meas.as_array()
+                r = self._kernel_dt(self._w, t_m - self._t_ns, kind, z[0], z[1], z[-1], t_ns - t_m, accel_H)
+                m = z.shape[0]
         except TypeError:  # accel_H not a contiguous float64 array (refused before the kernel ran)
             return super().update_predict(meas, t_ns, accel_H)
+        if r != r and self._w[PG_GATE, 1, 2]:  # an interval without a loaded model (or a late measurement)
+            return super().update_predict(meas, t_ns, accel_H)
+        self._m = m
         st = self._stats.get(meas.sensor)
         if st is None:
             st = self._stats[meas.sensor] = [0, 0, 0]
         st[0] += 1
         self._t_ns = t_ns
         if r >= 0.0:
-            self._streak = 0
+            if type(meas) is not SpecificForceMeasurement:  # as ``update``: says nothing of the position
+                self._streak = 0
         else:
             self._rejected(meas, st)
         return r

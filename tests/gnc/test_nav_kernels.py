@@ -7,7 +7,8 @@ from scipy.stats import chi2
 
 from gnc.models.measurements import MEAS_ANGLES, MEAS_RAE, MEAS_RELPOS
 from gnc.models.rae import rae_from_rel
-from gnc.nav.ekf_kernels import N_SLOTS, ekf_predict, ekf_update, hcw_predict_matrices
+from gnc.nav.ekf_kernels import (N_SLOTS, PG_GATE, ekf_predict, ekf_step, ekf_step_dt, ekf_update,
+                                 hcw_predict_matrices)
 from gnc.nav.relnav import RelNavFilter
 from gnc.ports import AnglesMeasurement, RaeMeasurement, RelPosMeasurement
 
@@ -97,3 +98,21 @@ def test_update_predict_equals_update_then_predict_to(thrust_noise):
         np.testing.assert_array_equal(f.accel_H, g.accel_H)
         assert f.t_ns == g.t_ns == t_ns
     assert f.n_rejected == g.n_rejected > 0 and f.sensor_stats == g.sensor_stats
+
+
+def test_step_by_interval_refuses_an_unloaded_interval_and_otherwise_equals_the_step_by_slot():
+    f = RelNavFilter(N_MEAN, Q_PSD, R_RAE, GATE, [80.0, -300.0, 20.0, 0.0, 0.0, 0.0], np.eye(6), 0)
+    f.predict_to(NS, np.zeros(3))  # loads the 1 s model into slot 0
+    u = np.array([1e-4, -2e-4, 3e-5])
+    W = f._w.copy()
+    r = ekf_step_dt(W, 3 * NS, MEAS_RAE, 320.0, 1.3, 0.05, 0, u)  # no slot holds 3 s
+    assert np.isnan(r) and W[PG_GATE, 1, 2] == 1.0
+    W[PG_GATE, 1, 2] = 0.0
+    np.testing.assert_array_equal(W, f._w)
+    for dt1, dt2, slot, slot2 in ((NS, 0, 0, -1), (0, NS, -1, 0), (NS, NS, 0, 0), (0, 0, -1, -1)):
+        W1, W2 = f._w.copy(), f._w.copy()
+        r1 = ekf_step_dt(W1, dt1, MEAS_RAE, 320.0, 1.3, 0.05, dt2, u)
+        r2 = ekf_step(W2, slot, MEAS_RAE, 320.0, 1.3, 0.05, slot2, u)
+        assert r1 == r2 and W1[PG_GATE, 1, 2] == 0.0
+        W1[PG_GATE, 1, 2] = W2[PG_GATE, 1, 2]
+        np.testing.assert_array_equal(W1, W2)
