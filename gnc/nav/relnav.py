@@ -586,18 +586,16 @@ class RelNavFilter(_RelNavBase):
             slot = self._slots.get(dt_ns)
             if slot is None:
                 slot = self._load_slot(dt_ns)
-        return self._call(meas, slot, -2, self._u)
+        kind, z0, z1, z2, self._m = self._fields(meas)
+        return self._kernel(self._w, slot, kind, z0, z1, z2, -2, self._u)
 
-    def _call(self, meas, slot, slot2, u_next):
-        """``ekf_step`` with meas between the predictions in slot and slot2 (u_next held for the second);
-        returns its signed NIS."""
+    def _fields(self, meas):
+        """(kind, z0, z1, z2, m): meas as ``ekf_step`` takes it, and its number of components."""
         if type(meas) is RaeMeasurement:
-            self._m = 3
-            return self._kernel(self._w, slot, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad, slot2, u_next)
+            return MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad, 3
         kind = self._kind(meas)
         z = meas.as_array()
-        self._m = z.shape[0]
-        return self._kernel(self._w, slot, kind, z[0], z[1], z[-1], slot2, u_next)
+        return kind, z[0], z[1], z[-1], z.shape[0]
 
     def update_predict(self, meas, t_ns, accel_H) -> float:
         """``update(meas)`` then ``predict_to(t_ns, accel_H)`` in one kernel call (same result); returns the
@@ -608,15 +606,12 @@ class RelNavFilter(_RelNavBase):
             return super().update_predict(meas, t_ns, accel_H)
         t_m = meas.t_ns
         try:
-            if type(meas) is RaeMeasurement:
-                r = self._kernel_dt(self._w, t_m - self._t_ns, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad,
-                                    t_ns - t_m, accel_H)
-                m = 3
+            if type(meas) is RaeMeasurement:  # ``_fields`` inline: the executive's usual sample
+                r, m = self._kernel_dt(self._w, t_m - self._t_ns, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad,
+                                       t_ns - t_m, accel_H), 3
             else:
-                kind = self._kind(meas)
-                z = meas.as_array()
-                r = self._kernel_dt(self._w, t_m - self._t_ns, kind, z[0], z[1], z[-1], t_ns - t_m, accel_H)
-                m = z.shape[0]
+                kind, z0, z1, z2, m = self._fields(meas)
+                r = self._kernel_dt(self._w, t_m - self._t_ns, kind, z0, z1, z2, t_ns - t_m, accel_H)
         except TypeError:  # accel_H not a contiguous float64 array (refused before the kernel ran)
             return super().update_predict(meas, t_ns, accel_H)
         if r != r and self._w[PG_GATE, 1, 2]:  # an interval without a loaded model (or a late measurement)
