@@ -370,8 +370,8 @@ def _steps_j2(y, accel_H, h, n_steps, p, thrust):
             part[i] = (yi[i] + a12_0 * k[0, i] + a12_5 * k[5, i] + a12_6 * k[6, i] + a12_7 * k[7, i] +
                        a12_8 * k[8, i] + a12_9 * k[9, i] + a12_10 * k[10, i])
         for i in range(12):
-            ys[i] = part[i] + a12_11 * k[11, i]
-        _rhs_j2(ys, accel_H, thrust, mu, j2, r_eq, k, 12)
+            yi[i] = part[i] + a12_11 * k[11, i]  # the new state
+        _rhs_j2(yi, accel_H, thrust, mu, j2, r_eq, k, 12)
         for i in range(n):
             e5[i] = (_E5[0] * k[0, i] + _E5[5] * k[5, i] + _E5[6] * k[6, i] + _E5[7] * k[7, i] + _E5[8] * k[8, i] +
                      _E5[9] * k[9, i] + _E5[10] * k[10, i] + _E5[11] * k[11, i])
@@ -383,7 +383,6 @@ def _steps_j2(y, accel_H, h, n_steps, p, thrust):
             if s5 > 0.0:
                 q_max = max(q_max, s5 * s5 / (s5 + 0.01 * s3))
         for i in range(n):
-            yi[i] = ys[i]
             k[0, i] = k[12, i]
     for b in range(2):
         for c in range(6):
