@@ -270,13 +270,14 @@ def _propagate_j2(y, accel_H, h, n_steps, p):
 def _steps_j2(y, accel_H, h, n_steps, p, thrust):
     """_propagate_j2's loop; thrust (a constant at each call site): accel_H is not zero.
 
-    Each stage's argument is summed in two parts, in ``rk8_step``'s order (oldest stage first), a fused multiply-add a term:
-    the older stages in a loop over n = y.size (12) components, a trip count LLVM does not know at compile
-    time, so its loop vectoriser makes 4-wide (AVX2) code of it instead of unrolling it into scalars; then
-    the newest stage in a loop of constant length 12, unrolled into scalar code that reads the newest
-    stage's scalar stores directly (a vector load of them would wait for them to reach the cache). The
-    error estimate's stage sums run over all n components (three full vectors: faster than the six
-    positions with a scalar remainder); only the positions' enter it, as their largest
+    Each stage's argument is summed in two parts, in ``rk8_step``'s order (oldest stage first), a fused
+    multiply-add a term (the same bits as when unrolled whole): the older stages in a loop over
+    n = y.size (12) components, a trip count LLVM does not know at compile time, so its loop vectoriser makes
+    4-wide (AVX2) code of it instead of unrolling it into scalars; then the newest stage in a loop of constant
+    length 12, unrolled into scalar code that reads the newest stage's scalar stores directly (with it in the
+    vector loop too, measured slower than all-scalar: a vector load of scalar stores waits for them to reach
+    the cache). The error estimate's stage sums run over all n components (three full vectors: faster than
+    the six positions with a scalar remainder); only the positions' enter it, as their largest
     |e5|^4 / (|e5|^2 + 0.01 |e3|^2), rooted once at the end.
     """
     mu, j2, r_eq = p[P_MU], p[P_J2], p[P_RREF]
