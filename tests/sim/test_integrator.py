@@ -3,17 +3,21 @@ truncation error estimate, its exact landing on the requested times, and the ful
 scipy's adaptive DOP853 on the same right-hand side with exact (not interpolated) Sun and Moon."""
 
 import math
+import re
 
+import llvmlite.binding
 import numpy as np
 import pytest
 import scipy.integrate._ivp.dop853_coefficients as ref
+from numba import njit
 from scipy.integrate import solve_ivp
 
 from gnc.frames import hill_to_eci, kepler_to_eci
 from sim.forces import Epoch, ForceModel
 from sim.forces.model import accel_spacecraft, egm2008, set_ephemeris
 from sim.gravity import MU_EARTH
-from sim.integrator import _A, _B, _C, _E3, _E5, propagate, propagate_forces, rk8_step, rk8_workspace, step_plan
+from sim.integrator import (_A, _B, _C, _E3, _E5, _propagate_j2, propagate, propagate_forces, rk8_step, rk8_workspace,
+                            step_plan)
 
 A_ECC, ECC = 7.5e6, 0.1
 PERIOD_ECC = 2 * math.pi * math.sqrt(A_ECC**3 / MU_EARTH)
@@ -94,6 +98,25 @@ def test_point_mass_fast_path_matches_the_general_step_to_rounding(j2, accel_H):
     np.testing.assert_allclose(y_fast[[3, 4, 5, 9, 10, 11]], y[[3, 4, 5, 9, 10, 11]], rtol=0, atol=1e-10)
     # the estimate is a difference of nearly equal stage sums, itself rounding-sensitive: 3-8 % apart, measured
     assert err > 0.0 and err_fast == pytest.approx(err, rel=0.2)
+
+@pytest.mark.slow  # ~70 s of compilation (loaded)
+def test_point_mass_fast_path_stage_sums_compile_to_vector_fmas():
+    """_propagate_j2's stage sums loop over a trip count LLVM does not know, so its loop vectoriser makes 4-wide
+    FMAs of them (``gnc bench sim``'s speed rests on it); with a constant trip count LLVM unrolls them into
+    scalar FMAs (numba's SLP vectoriser is off), as the previous kernel had: none 4-wide. Compiled afresh:
+    numba cannot show the assembly of cached code."""
+    features = llvmlite.binding.get_host_cpu_features().flatten()
+    if "+avx2" not in features or "+fma" not in features:
+        pytest.skip("host CPU without AVX2 and FMA")
+    options = {k: v for k, v in _propagate_j2.targetoptions.items() if k != "cache"}
+    fresh = njit(**options)(_propagate_j2.py_func)
+    p, _ = ForceModel.point_mass_j2(True).kernel_arrays()
+    fresh(_kepler_state(), np.zeros(3), 1.0, 1, p)
+    asm = "".join(fresh.inspect_asm().values())
+    n_vector_fma = len(re.findall(r"vfn?m(?:add|sub)\d+pd\s[^\n]*%ymm", asm))
+    # measured: 232 (both copies of the loop, with and without thrust)
+    assert n_vector_fma >= 100, n_vector_fma
+
 
 def test_steps_land_exactly_on_the_requested_time():
     assert step_plan(25.0, 10.0) == (25.0 / 3, 3)
