@@ -116,3 +116,13 @@ def test_step_by_interval_refuses_an_unloaded_interval_and_otherwise_equals_the_
         assert r1 == r2 and W1[PG_GATE, 1, 2] == 0.0
         W1[PG_GATE, 1, 2] = W2[PG_GATE, 1, 2]
         np.testing.assert_array_equal(W1, W2)
+
+
+def test_update_predict_names_a_wrong_sized_acceleration():
+    f = RelNavFilter(N_MEAN, Q_PSD, R_RAE, GATE, [80.0, -300.0, 20.0, 0.0, 0.0, 0.0], np.eye(6), 0)
+    f.predict_to(NS, np.zeros(3))
+    x, P = f.x, f.P
+    with pytest.raises(ValueError, match="accel_H"):
+        f.update_predict(RaeMeasurement(2 * NS, 320.0, 1.3, 0.05), 2 * NS, np.zeros(4))
+    np.testing.assert_array_equal(f.x, x)  # refused before any change
+    np.testing.assert_array_equal(f.P, P)
