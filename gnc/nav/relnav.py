@@ -602,20 +602,39 @@ class RelNavFilter(_RelNavBase):
         signed NIS (see the base class). Falls back to the two calls where one kernel call cannot do both
         (late measurement, an interval whose model is not loaded, history kept, time-varying process, a
         rejection that would re-initialise)."""
-        if self._streak >= self._one_call_streak or type(t_ns) is not int:
+        one_call = self._streak < self._one_call_streak and type(t_ns) is int
+        if one_call and type(meas) is RaeMeasurement:  # the executive's usual sample: ``_fields`` inline
+            t_m = meas.t_ns
+            try:
+                r = self._kernel_dt(self._w, t_m - self._t_ns, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad,
+                                    t_ns - t_m, accel_H)
+            except TypeError:  # accel_H not a contiguous float64 array (refused before the kernel ran)
+                return super().update_predict(meas, t_ns, accel_H)
+            if r >= 0.0:  # accepted: the usual case's bookkeeping inline too
+                self._t_ns = t_ns
+                self._streak = 0
+                self._m = 3
+                st = self._stats.get(meas.sensor)
+                if st is None:
+                    st = self._stats[meas.sensor] = [0, 0, 0]
+                st[0] += 1
+                return r
+            return self._after_one_call(meas, t_ns, accel_H, r, 3)
+        if not one_call:
             return super().update_predict(meas, t_ns, accel_H)
         t_m = meas.t_ns
+        kind, z0, z1, z2, m = self._fields(meas)
         try:
-            if type(meas) is RaeMeasurement:  # ``_fields`` inline: the executive's usual sample
-                r, m = self._kernel_dt(self._w, t_m - self._t_ns, MEAS_RAE, meas.range_m, meas.az_rad, meas.el_rad,
-                                       t_ns - t_m, accel_H), 3
-            else:
-                kind, z0, z1, z2, m = self._fields(meas)
-                r = self._kernel_dt(self._w, t_m - self._t_ns, kind, z0, z1, z2, t_ns - t_m, accel_H)
-        except TypeError:  # accel_H not a contiguous float64 array (refused before the kernel ran)
+            r = self._kernel_dt(self._w, t_m - self._t_ns, kind, z0, z1, z2, t_ns - t_m, accel_H)
+        except TypeError:
             return super().update_predict(meas, t_ns, accel_H)
-        if r != r and self._w[PG_GATE, 1, 2]:  # an interval without a loaded model (or a late measurement)
-            return super().update_predict(meas, t_ns, accel_H)
+        return self._after_one_call(meas, t_ns, accel_H, r, m)
+
+    def _after_one_call(self, meas, t_ns, accel_H, r, m):
+        """``update_predict``'s bookkeeping after ``ekf_step_dt`` returned r for meas of m components; the two
+        calls instead when it refused (an interval without a loaded model, or a late measurement)."""
+        if r != r and self._w[PG_GATE, 1, 2]:
+            return _RelNavBase.update_predict(self, meas, t_ns, accel_H)
         self._m = m
         st = self._stats.get(meas.sensor)
         if st is None:
