@@ -31,12 +31,31 @@ def rig():
             link.close()
 
 
+def _fire_without_stall(rig, on_time_s, seconds, attempts=3, max_gap_ns=30_000_000):
+    """``fire`` until a burst whose rig statuses (one per command, every 10 ms) have no gap over max_gap_ns
+    while it lasts:
+    a gap means this process or the emulator's was not scheduled, and the valves closed when the 20 ms
+    pulses ran out, as they should. Returns (start ns, messages), or skips when every attempt stalled (a
+    machine too loaded to judge the on-times)."""
+    gaps = []
+    for _ in range(attempts):
+        clear(rig)
+        t0 = time.monotonic_ns()
+        got = fire(rig, on_time_s, seconds=seconds, answer_timeout_s=2.0)
+        end = t0 + round(seconds * 1e9)  # the rig's clock is this machine's monotonic clock
+        t = [m.t_ns for m in got if isinstance(m, RigStatus) and m.t_ns <= end]
+        gaps.append(max(np.diff(t), default=0))
+        if gaps[-1] <= max_gap_ns:
+            return t0, got
+    pytest.skip(f"the machine stalled a process in each of {attempts} bursts (largest status gaps "
+                f"{[round(g / 1e6) for g in gaps]} ms)")
+
+
 def test_ping_commands_status_and_imu_over_slcan(rig):
     clear(rig)
     reply, _ = rig.request(Ping(0, 4242), lambda m: isinstance(m, Pong), 2.0)
     assert reply is not None and reply.ping_id == 4242
-    t0 = time.monotonic_ns()
-    got = fire(rig, {4: 0.02, 11: 0.004}, seconds=0.5, answer_timeout_s=2.0)
+    t0, got = _fire_without_stall(rig, {4: 0.02, 11: 0.004}, 0.5)
     statuses = [m for m in got if isinstance(m, RigStatus)]
     assert len(statuses) >= 40
     assert sum(bool(s.valves_open & (1 << 4)) for s in statuses) >= 0.9 * len(statuses)
