@@ -31,12 +31,11 @@ def rig():
             link.close()
 
 
-def _fire_without_stall(rig, on_time_s, seconds, attempts=3, max_gap_ns=30_000_000):
+def _fire_without_stall(rig, on_time_s, seconds, attempts=3, max_gap_ns=25_000_000):
     """``fire`` until a burst whose rig statuses (one per command, every 10 ms) have no gap over max_gap_ns
-    while it lasts:
-    a gap means this process or the emulator's was not scheduled, and the valves closed when the 20 ms
-    pulses ran out, as they should. Returns (start ns, messages), or skips when every attempt stalled (a
-    machine too loaded to judge the on-times)."""
+    while it lasts (idle: at most ~17 ms). A longer gap means this process or the emulator's was not
+    scheduled, and the valves closed when the 20 ms pulses ran out, as they should. Returns (start ns,
+    messages), or skips when every attempt stalled (a machine too loaded to judge the on-times)."""
     gaps = []
     for _ in range(attempts):
         clear(rig)
