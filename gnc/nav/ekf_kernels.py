@@ -237,20 +237,25 @@ def ekf_update_inplace(x, P, z, R, gate_chi2, kind, lay, y, S, sc):
     m entries / m x m block used: whole pages of a work buffer keep numba's fast contiguous layout);
     sc (UPDATE_SCRATCH_PAGES, n, n): scratch. Returns (nis, accepted).
 
-    One compiled body per measurement dimension m (``_update_m``), so that every loop over m unrolls."""
-    if meas_dim(kind) == 3:
-        return _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, 3)
-    return _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, 2)
+    One compiled body per measurement dimension m, and for 3 components a dense one for the 6-state filter
+    (``_update_m``): its loops over m (and n) unroll, and the dense one has no branches on H's zero columns
+    (~8 % faster called from Python, alternated A/B, 2 x 40 x 5000 calls)."""
+    n = x.shape[0]
+    if meas_dim(kind) == 2:
+        return _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, 2, n, True)
+    if n == 6:
+        return _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, 3, 6, False)
+    return _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, 3, n, True)
 
 
 @njit(cache=True, inline='always')
-def _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, m):
-    """``ekf_update_inplace`` for a measurement of m (a constant at each call site) components.
+def _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, m, n, sparse):
+    """``ekf_update_inplace`` for a measurement of m components and n states; sparse: skip the all-zero columns
+    of H (m, n and sparse constants at each call site).
 
     K = P H' S^-1 by Cholesky solves (S = L L'), NIS = |L^-1 y|^2. Joseph form as products:
     T = (I - K H) P = P - K (P H')', then P+ = T (I - K H)' + K R K' = T + G K' with G = K R - T H'
-    (T H' over the non-zero columns of H only), lower triangle mirrored."""
-    n = x.shape[0]
+    (sparse: T H' over the non-zero columns of H only), lower triangle mirrored."""
     if not meas_geometry_ok(kind, x, P):
         for i in range(m):
             y[i] = np.nan
@@ -266,18 +271,20 @@ def _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, m):
     if iw >= 0:
         y[iw] = wrap_angle(y[iw])
     meas_jacobian_into(kind, x, lay, H[:m, :])
-    nh = 0  # hc: indices (as floats) of the columns of H that are not all zero: the loops skip the rest
-    for j in range(n):
-        for i in range(m):
-            if H[i, j] != 0.0:
-                hc[nh] = j
-                nh += 1
-                break
+    nh = n  # sparse: hc holds the indices (as floats) of the nh columns of H that are not all zero
+    if sparse:
+        nh = 0
+        for j in range(n):
+            for i in range(m):
+                if H[i, j] != 0.0:
+                    hc[nh] = j
+                    nh += 1
+                    break
     for i in range(n):  # P H' (n x m)
         for j in range(m):
             PHt[i, j] = 0.0
         for c in range(nh):
-            l = int(hc[c])
+            l = int(hc[c]) if sparse else c
             p = P[i, l]
             for j in range(m):
                 PHt[i, j] += p * H[j, l]
@@ -285,7 +292,7 @@ def _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, m):
         for j in range(i + 1):
             acc = 0.0
             for c in range(nh):
-                l = int(hc[c])
+                l = int(hc[c]) if sparse else c
                 acc += H[i, l] * PHt[l, j]
             v = acc + R[i, j]
             S[i, j] = v
@@ -332,7 +339,7 @@ def _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, m):
                 acc += K[i, l] * R[l, k]
             G[i, k] = acc
         for c in range(nh):
-            l = int(hc[c])
+            l = int(hc[c]) if sparse else c
             t = T[i, l]
             for k in range(m):
                 G[i, k] -= t * H[k, l]
