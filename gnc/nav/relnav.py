@@ -328,10 +328,7 @@ class _RelNavBase:
         """Predict to meas.t_ns with the held acceleration and apply the gated update; a measurement
         older than the filter time is re-processed from the history or rejected (see module doc)."""
         t_ns = meas.t_ns
-        st = self._stats.get(meas.sensor)
-        if st is None:
-            st = self._stats[meas.sensor] = [0, 0, 0]
-        st[0] += 1
+        st = self._offered(meas)
         dt_ns = t_ns - self._t_ns
         if dt_ns < 0:
             return self._late(meas, st)
@@ -357,6 +354,14 @@ class _RelNavBase:
         return res.nis if res.accepted else -res.nis
 
     # --- robustness --------------------------------------------------------------------------------
+    def _offered(self, meas):
+        """Count meas as offered to its sensor's stats; returns that sensor's [offered, rejected, late]."""
+        st = self._stats.get(meas.sensor)
+        if st is None:
+            st = self._stats[meas.sensor] = [0, 0, 0]
+        st[0] += 1
+        return st
+
     def _rejected(self, meas, st):
         self._n_rejected += 1
         st[1] += 1
@@ -610,7 +615,7 @@ class RelNavFilter(_RelNavBase):
                                     t_ns - t_m, accel_H)
             except TypeError:  # accel_H not a contiguous float64 array (refused before the kernel ran)
                 return super().update_predict(meas, t_ns, accel_H)
-            if r >= 0.0:  # accepted: the usual case's bookkeeping inline too
+            if r >= 0.0:  # accepted: the usual case's bookkeeping inline too (``_offered``'s included)
                 self._t_ns = t_ns
                 self._streak = 0
                 self._m = 3
@@ -636,10 +641,7 @@ class RelNavFilter(_RelNavBase):
         if r != r and self._w[PG_GATE, 1, 2]:
             return _RelNavBase.update_predict(self, meas, t_ns, accel_H)
         self._m = m
-        st = self._stats.get(meas.sensor)
-        if st is None:
-            st = self._stats[meas.sensor] = [0, 0, 0]
-        st[0] += 1
+        st = self._offered(meas)
         self._t_ns = t_ns
         if r >= 0.0:
             if type(meas) is not SpecificForceMeasurement:  # as ``update``: says nothing of the position
