@@ -24,6 +24,7 @@ Azimuth wraps at +-pi: ``meas_wrap_index`` names the component to wrap (-1: none
 import numpy as np
 from numba import njit
 
+from gnc.jit import kernel
 from gnc.models.rae import rae_jacobian_into, rae_tuple
 
 MEAS_RAE = 0
@@ -60,13 +61,13 @@ def default_layout(nx):
     return lay
 
 
-@njit(cache=True)
+@kernel()
 def meas_dim(kind):
     """Number of components of a measurement of this kind."""
     return 2 if kind == MEAS_ANGLES else 3
 
 
-@njit(cache=True)
+@kernel()
 def meas_wrap_index(kind):
     """Index of the azimuth component (wrapped to [-pi, pi)), -1 when none."""
     if kind == MEAS_RAE:
@@ -76,7 +77,7 @@ def meas_wrap_index(kind):
     return -1
 
 
-@njit(cache=True)
+@kernel()
 def meas_predict_into(kind, x, lay, out):
     """out (meas_dim(kind),) <- predicted measurement h(x) of the state x with layout lay (see module doc)."""
     if kind == MEAS_ACCEL:
@@ -86,7 +87,8 @@ def meas_predict_into(kind, x, lay, out):
             out[k] = g * lay[LAY_U + k] + (x[i_d + k] if i_d >= 0 else 0.0)
         return
     if kind == MEAS_RELPOS:
-        out[:] = x[:3]
+        for k in range(3):
+            out[k] = x[k]
         return
     rng, az, el = rae_tuple(x)
     if kind == MEAS_ANGLES:
@@ -115,7 +117,7 @@ def meas_predict(kind, x):
     return meas_predict_layout(kind, x, default_layout(x.shape[0]))
 
 
-@njit(cache=True)
+@kernel()
 def meas_jacobian_into(kind, x, lay, H):
     """H (meas_dim(kind) x len(x)) <- dh/dx at x (layout lay)."""
     m, nx = H.shape
@@ -155,7 +157,7 @@ def meas_jacobian(kind, x):
     return meas_jacobian_layout(kind, x, default_layout(x.shape[0]))
 
 
-@njit(cache=True)
+@kernel()
 def meas_geometry_ok(kind, x, P):
     """False when the azimuth of an angle measurement is ill-defined: the horizontal distance
     sqrt(x0^2 + x1^2) (m) is not above 3 sqrt(P00 + P11) (line of sight near the orbit normal)."""

@@ -10,6 +10,8 @@ Azimuth wraps at +-pi (target straight below the chaser); innovations go through
 import numpy as np
 from numba import njit
 
+from gnc.jit import kernel
+
 
 @njit(cache=True)
 def wrap_angle(a):
@@ -17,7 +19,7 @@ def wrap_angle(a):
     return (a + np.pi) % (2 * np.pi) - np.pi
 
 
-@njit(cache=True)
+@kernel()
 def rae_tuple(r_CT_H):
     """(range m, azimuth rad, elevation rad) of the target seen from the chaser at r_CT_H (m, H); a tuple
     (no allocation)."""
@@ -40,7 +42,7 @@ def rel_from_rae(z):
     return -rng * np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
 
 
-@njit(cache=True)
+@kernel()
 def rae_jacobian_into(x, H, r0):
     """H[:3 - r0, :3] <- rows r0.. of d[range, az, el]/d[r_CT_H] at x (r0 = 1: the two angle rows); the
     derivatives with respect to v_CT_H are zero (H's other columns are left alone)."""

@@ -31,6 +31,7 @@ from gnc.models.measurements import (
     meas_predict_into,
     meas_wrap_index,
 )
+from gnc.jit import kernel
 from gnc.models.rae import wrap_angle
 from gnc.nav.linalg import cholesky_into, mm_into
 
@@ -42,27 +43,45 @@ _GL_MAX_PANEL_RAD = 1.0
 _EYE3 = np.eye(3)  # the input matrix that turns ``thrust_noise_add_inplace`` into the execution-error covariance
 
 
-@njit(cache=True)
+@kernel()
 def ekf_predict_inplace(x, P, Phi, Gam, u, nu, Q, xs, T):
     """In place: x <- Phi x + Gam[:, :nu] u[:nu], P <- Phi P Phi' + Q (exactly symmetric, from its
     lower triangle); xs (n,), T (nxn) scratch. Shapes and units as ``ekf_predict``; Q symmetric.
     One compiled body each for the 6- and 10-state filters (the base one and the default scenario's), whose
-    loops over n unroll (``_predict_n``); the 6-state one multiplies densely: without the branches on the
-    zeros of Phi it is ~5 % faster called from Python (the interpreter between two calls leaves the branch
-    predictor cold; alternated A/B, 40 x 5000 calls), bit for bit the same."""
+    loops over n unroll (``_predict_n``). The 6-state one skips the zero blocks of an in-plane / out-of-plane
+    decoupled Phi (HCW, Yamanaka-Ankersen: ``_planar``), else multiplies densely (without branches on the
+    zeros of Phi: the interpreter between two calls leaves the branch predictor cold). Bit for bit the
+    same as the dense sums."""
     n = x.shape[0]
-    if n == 6:
-        _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, 6, False)
+    if n == 6 and _planar(Phi):
+        _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, 6, _PLANAR)
+    elif n == 6:
+        _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, 6, _DENSE)
     elif n == 10:
-        _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, 10, True)
+        _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, 10, _SPARSE)
     else:
-        _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, n, True)
+        _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, n, _SPARSE)
 
 
-@njit(cache=True, inline='always')
-def _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, n, sparse):
-    """``ekf_predict_inplace`` for n states; sparse: skip the zeros of Phi (n and sparse constants at each
-    call site)."""
+_DENSE, _SPARSE, _PLANAR = 0, 1, 2  # ``_predict_n``'s products
+
+
+@kernel(inline='always')
+def _planar(Phi):
+    """True when the 6x6 Phi has no terms between the orbit plane (x, y, vx, vy) and the normal (z, vz)."""
+    for i in (0, 1, 3, 4):
+        if Phi[i, 2] != 0.0 or Phi[i, 5] != 0.0:
+            return False
+    for i in (2, 5):
+        if Phi[i, 0] != 0.0 or Phi[i, 1] != 0.0 or Phi[i, 3] != 0.0 or Phi[i, 4] != 0.0:
+            return False
+    return True
+
+
+@kernel(inline='always')
+def _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, n, mode):
+    """``ekf_predict_inplace`` for n states; mode _DENSE, _SPARSE (skip the zeros of Phi) or _PLANAR (n = 6:
+    skip the blocks that ``_planar`` found zero). n and mode are constants at each call site."""
     for i in range(n):
         acc = 0.0
         for j in range(n):
@@ -74,7 +93,7 @@ def _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, n, sparse):
         x[i] = xs[i]
     # T = Phi P, then P+ = Phi T' + Q (= Phi P Phi' + Q for a symmetric P); sparse: both skip the zeros of
     # Phi (HCW: 20 of 36 entries are non-zero; the bias, scale and d states: one a row)
-    if sparse:
+    if mode == _SPARSE:
         mm_into(Phi, P, T, n, n, n)
         for i in range(n):  # lower triangle, mirrored
             for j in range(i + 1):
@@ -86,6 +105,25 @@ def _predict_n(x, P, Phi, Gam, u, nu, Q, xs, T, n, sparse):
                         P[i, j] += a * T[j, k]
             for j in range(i):
                 P[j, i] = P[i, j]
+        return
+    if mode == _PLANAR:  # the dense sums without their zero terms, in the same order
+        for i in range(6):
+            if i == 2 or i == 5:
+                for j in range(6):
+                    T[i, j] = (0.0 + Phi[i, 2] * P[2, j]) + Phi[i, 5] * P[5, j]
+            else:
+                for j in range(6):
+                    T[i, j] = (((0.0 + Phi[i, 0] * P[0, j]) + Phi[i, 1] * P[1, j]) + Phi[i, 3] * P[3, j]
+                               + Phi[i, 4] * P[4, j])
+        for i in range(6):
+            for j in range(i + 1):
+                if i == 2 or i == 5:
+                    acc = (Q[i, j] + Phi[i, 2] * T[j, 2]) + Phi[i, 5] * T[j, 5]
+                else:
+                    acc = (((Q[i, j] + Phi[i, 0] * T[j, 0]) + Phi[i, 1] * T[j, 1]) + Phi[i, 3] * T[j, 3]
+                           + Phi[i, 4] * T[j, 4])
+                P[i, j] = acc
+                P[j, i] = acc
         return
     for i in range(n):  # dense: the same sums in the same order, zeros included
         for j in range(n):
@@ -152,7 +190,7 @@ def hcw_process_noise(n, dt, q_psd):
     return Q
 
 
-@njit(cache=True)
+@kernel()
 def thrust_noise_add_inplace(P, Gam, u, scale_var, dir_var, T):
     """In place: P <- P + Q_thrust, Q_thrust = Gam Sa Gam' (exactly symmetric), the covariance of the
     state error that an execution error da of the held acceleration u causes when da is constant over the
@@ -181,7 +219,7 @@ def thrust_noise_add_inplace(P, Gam, u, scale_var, dir_var, T):
                 P[j, i] += acc
 
 
-@njit(cache=True)
+@kernel()
 def thrust_scale_coupling_inplace(x, P, Gam, u, Q, g, s):
     """In place, after ``ekf_predict_inplace`` over an interval with u held: the thrust-scale state x[s]
     (true acceleration (1 + x[s]) u, constant: Phi[s, s] = 1, no cross terms in Phi or Q). The full
@@ -205,7 +243,7 @@ def thrust_scale_coupling_inplace(x, P, Gam, u, Q, g, s):
                 P[j, i] += v
 
 
-@njit(cache=True)
+@kernel()
 def accel_meas_cov_into(R, R0, u, scale_var, dir_var):
     """R[:3, :3] <- R0[:3, :3] + Sa: the covariance of a specific-force sample (m^2/s^4, H) is the sensor's R0
     plus the execution error of the commanded u (m/s^2) it is compared with, Sa = scale_var u u'
@@ -230,28 +268,29 @@ def thrust_process_noise(Gam, u, scale_var, dir_var):
 UPDATE_SCRATCH_PAGES = 6
 
 
-@njit(cache=True)
+@kernel()
 def ekf_update_inplace(x, P, z, R, gate_chi2, kind, lay, y, S, sc):
     """``ekf_update_layout`` in place: x, P updated only when accepted; y, S receive the innovation and its
     covariance (NaN on a geometry rejection). z, R, y, S may be larger than the measurement (leading
     m entries / m x m block used: whole pages of a work buffer keep numba's fast contiguous layout);
     sc (UPDATE_SCRATCH_PAGES, n, n): scratch. Returns (nis, accepted).
 
-    One compiled body per measurement dimension m, and for 3 components a dense one for the 6-state filter
-    (``_update_m``): its loops over m (and n) unroll, and the dense one has no branches on H's zero columns
-    (~8 % faster called from Python, alternated A/B, 2 x 40 x 5000 calls)."""
+    One compiled body per measurement dimension m, and for 3 components one for the 6-state filter
+    (``_update_m``): its loops over m (and n) unroll, and the 6-state one has no branches on H's zero columns
+    (the velocity's: ~8 % faster called from Python, alternated A/B, 2 x 40 x 5000 calls)."""
     n = x.shape[0]
     if meas_dim(kind) == 2:
-        return _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, 2, n, True)
-    if n == 6:
-        return _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, 3, 6, False)
-    return _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, 3, n, True)
+        return _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, 2, n, 0)
+    if n == 6 and kind != MEAS_ACCEL:  # H's non-zero columns: r's (no bias states in 6)
+        return _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, 3, 6, 3)
+    return _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, 3, n, 0)
 
 
-@njit(cache=True, inline='always')
-def _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, m, n, sparse):
-    """``ekf_update_inplace`` for a measurement of m components and n states; sparse: skip the all-zero columns
-    of H (m, n and sparse constants at each call site).
+@kernel(inline='always')
+def _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, m, n, cols):
+    """``ekf_update_inplace`` for a measurement of m components and n states whose H is zero beyond its first
+    cols columns; cols = 0 (sparse): H's all-zero columns found and skipped (m, n and cols constants at each
+    call site).
 
     K = P H' S^-1 by Cholesky solves (S = L L'), NIS = |L^-1 y|^2. Joseph form as products:
     T = (I - K H) P = P - K (P H')', then P+ = T (I - K H)' + K R K' = T + G K' with G = K R - T H'
@@ -271,7 +310,8 @@ def _update_m(x, P, z, R, gate_chi2, kind, lay, y, S, sc, m, n, sparse):
     if iw >= 0:
         y[iw] = wrap_angle(y[iw])
     meas_jacobian_into(kind, x, lay, H[:m, :])
-    nh = n  # sparse: hc holds the indices (as floats) of the nh columns of H that are not all zero
+    sparse = cols == 0
+    nh = cols  # sparse: hc holds the indices (as floats) of the nh columns of H that are not all zero
     if sparse:
         nh = 0
         for j in range(n):
@@ -443,7 +483,7 @@ def new_work(n, R_by_kind, gate_by_kind, thrust_scale_var, thrust_dir_var, layou
     return W
 
 
-@njit(cache=True)
+@kernel()
 def _predict_slot(W, slot):
     """``ekf_predict_inplace`` of W's state with the held u and the model in slot, plus the thrust execution
     noise of u (``thrust_noise_add_inplace``)."""
@@ -456,7 +496,7 @@ def _predict_slot(W, slot):
     thrust_noise_add_inplace(P, W[k + 1], u, W[PG_GATE, 1, 0], W[PG_GATE, 1, 1], sc[1])
 
 
-@njit(cache=True)
+@kernel()
 def ekf_step(W, slot, kind, z0, z1, z2, slot2, u_next):
     """One filter cycle in place on the work buffer W (``new_work``): if slot >= 0, predict with the held u
     and the model in that slot (``_predict_slot``); then, if kind >= 0, ``ekf_update_inplace`` of
@@ -502,7 +542,7 @@ def ekf_step(W, slot, kind, z0, z1, z2, slot2, u_next):
     return r
 
 
-@njit(cache=True)
+@kernel()
 def ekf_step_dt(W, dt1_ns, kind, z0, z1, z2, dt2_ns, u_next):
     """``ekf_step`` with its predictions given as intervals (int ns) instead of slots: 0 = no prediction, else
     the slot holding that interval's model (row ROW_SLOT_DT). When an interval has no slot, W is left as it
@@ -515,7 +555,7 @@ def ekf_step_dt(W, dt1_ns, kind, z0, z1, z2, dt2_ns, u_next):
     return ekf_step(W, s1, kind, z0, z1, z2, s2, u_next)
 
 
-@njit(cache=True, inline='always')
+@kernel(inline='always')
 def _slot_of(W, dt_ns):
     """-1 for dt_ns = 0, the slot holding the model of dt_ns, or -2 when none does."""
     if dt_ns == 0:

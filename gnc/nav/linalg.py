@@ -8,8 +8,10 @@ allocates nothing); the allocating form wraps it.
 import numpy as np
 from numba import njit
 
+from gnc.jit import kernel
 
-@njit(cache=True, inline='always')
+
+@kernel(inline='always')
 def mm_into(A, B, C, m, k, p):
     """C[:m, :p] <- A[:m, :k] @ B[:k, :p] for small dense matrices (C must not alias A or B; leading
     blocks, so that whole pages of a work buffer can be passed); zero entries of A are skipped."""
@@ -57,7 +59,7 @@ def symmetrise_inplace(M):
             M[j, i] = v
 
 
-@njit(cache=True)
+@kernel()
 def cholesky_into(S, L, m):
     """L[:m, :m] <- lower Cholesky factor of the leading m x m block of a symmetric S (arrays may be
     larger: full pages of a work buffer keep numba's fast contiguous layout); False (L partial) if

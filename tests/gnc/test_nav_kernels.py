@@ -126,3 +126,47 @@ def test_update_predict_names_a_wrong_sized_acceleration():
         f.update_predict(RaeMeasurement(2 * NS, 320.0, 1.3, 0.05), 2 * NS, np.zeros(4))
     np.testing.assert_array_equal(f.x, x)  # refused before any change
     np.testing.assert_array_equal(f.P, P)
+
+
+
+def _acc(terms, start=0.0):
+    """start + terms[0] + terms[1] + ..., left to right."""
+    for t in terms:
+        start += t
+    return start
+
+
+def _predict_in_python(x, P, Phi, Gam, u, Q):
+    """``ekf_predict_inplace``'s dense sums in their documented order, in plain Python floats (IEEE double)."""
+    n = len(x)
+    xn = [_acc([Phi[i, j] * x[j] for j in range(n)] + [Gam[i, j] * u[j] for j in range(3)]) for i in range(n)]
+    T = [[_acc([Phi[i, k] * P[k, j] for k in range(n)]) for j in range(n)] for i in range(n)]
+    Pn = np.empty((n, n))
+    for i in range(n):
+        for j in range(i + 1):
+            Pn[i, j] = Pn[j, i] = _acc([Phi[i, k] * T[j][k] for k in range(n)], Q[i, j])
+    return np.array(xn), Pn
+
+
+@pytest.mark.parametrize("coupled", [False, True])
+def test_predict_equals_the_dense_sums_bit_for_bit(coupled):
+    """The 6-state prediction skips the zero blocks of an in-plane / out-of-plane decoupled Phi (HCW) and
+    multiplies densely otherwise (a Phi with J2-like coupling terms): both give the dense sums exactly."""
+    rng = np.random.default_rng(3)
+    Phi, Gam, Q = hcw_predict_matrices(N_MEAN, 7.0, Q_PSD)
+    if coupled:
+        Phi = Phi.copy()
+        Phi[2, 0], Phi[0, 5], Phi[4, 2] = 1e-7, -3e-6, 2e-8
+    A = rng.standard_normal((6, 6))
+    P = A @ A.T + np.eye(6)
+    x, u = rng.standard_normal(6) * 100.0, np.array([1e-4, -2e-4, 3e-5])
+    xe, Pe = _predict_in_python(x, P, Phi, Gam, u, Q)
+    xk, Pk = ekf_predict(x, P, Phi, Gam, u, Q)
+    assert np.array_equal(xk, xe) and np.array_equal(Pk, Pe)
+
+
+def test_step_kernels_do_without_reference_counting():
+    """The hot path is compiled without numba's reference counting (``gnc.jit.kernel``): such a function
+    cannot allocate, and its calls cost no atomic counts."""
+    for f in (ekf_step, ekf_step_dt):
+        assert f.targetoptions.get("_nrt") is False, f.__name__
