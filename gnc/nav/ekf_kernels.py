@@ -191,7 +191,7 @@ def hcw_process_noise(n, dt, q_psd):
 
 
 @kernel()
-def thrust_noise_add_inplace(P, Gam, u, scale_var, dir_var, T):
+def thrust_noise_add_inplace(P, Gam, u, scale_var, dir_var, input_var, T):
     """In place: P <- P + Q_thrust, Q_thrust = Gam Sa Gam' (exactly symmetric), the covariance of the
     state error that an execution error da of the held acceleration u causes when da is constant over the
     interval (zero mean, independent between intervals).
@@ -201,16 +201,18 @@ def thrust_noise_add_inplace(P, Gam, u, scale_var, dir_var, T):
     n dt -> 0). Sa = cov(da) = scale_var u u' + dir_var (|u|^2 I - u u'): a thrust magnitude error of
     1-sigma sqrt(scale_var) |u| along u (scale, mass error) and a pointing error of 1-sigma sqrt(dir_var)
     rad about each axis across u (misalignment), i.e. diag(scale_var, dir_var, dir_var) |u|^2 in axes
-    (along u, across, across). T (nxn, n >= 6) scratch. Nothing is added when u = 0 or both variances are 0."""
+    (along u, across, across), plus input_var I ((m/s^2)^2 per axis, whatever u: the noise of a measured u, e.g.
+    an accelerometer's mean over the interval). T (nxn, n >= 6) scratch. Nothing is added when input_var = 0
+    and u = 0 or both other variances are 0."""
     u2 = u[0] * u[0] + u[1] * u[1] + u[2] * u[2]
-    if u2 == 0.0 or (scale_var == 0.0 and dir_var == 0.0):
+    if input_var == 0.0 and (u2 == 0.0 or (scale_var == 0.0 and dir_var == 0.0)):
         return
     c = scale_var - dir_var
     n = P.shape[0]
     for i in range(n):  # T[:, :3] = Gam Sa, Sa formed on the fly
         g = c * (Gam[i, 0] * u[0] + Gam[i, 1] * u[1] + Gam[i, 2] * u[2])
         for k in range(3):
-            T[i, k] = g * u[k] + dir_var * u2 * Gam[i, k]
+            T[i, k] = g * u[k] + (dir_var * u2 + input_var) * Gam[i, k]
     for i in range(n):
         for j in range(i + 1):
             acc = T[i, 0] * Gam[j, 0] + T[i, 1] * Gam[j, 1] + T[i, 2] * Gam[j, 2]
@@ -252,15 +254,15 @@ def accel_meas_cov_into(R, R0, u, scale_var, dir_var):
     for i in range(3):
         for j in range(3):
             R[i, j] = R0[i, j]
-    thrust_noise_add_inplace(R[:3, :3], _EYE3, u, scale_var, dir_var, R[3:6, :3])
+    thrust_noise_add_inplace(R[:3, :3], _EYE3, u, scale_var, dir_var, 0.0, R[3:6, :3])
 
 
 @njit(cache=True)
-def thrust_process_noise(Gam, u, scale_var, dir_var):
+def thrust_process_noise(Gam, u, scale_var, dir_var, input_var):
     """Q_thrust (nxn) of ``thrust_noise_add_inplace`` (pure form: a new array)."""
     n = Gam.shape[0]
     Q = np.zeros((n, n))
-    thrust_noise_add_inplace(Q, Gam, u, scale_var, dir_var, np.empty((max(n, 6), max(n, 6))))
+    thrust_noise_add_inplace(Q, Gam, u, scale_var, dir_var, input_var, np.empty((max(n, 6), max(n, 6))))
     return Q
 
 
@@ -457,7 +459,7 @@ PG_VEC, PG_P, PG_S = 0, 1, 2  # the state: rows of PG_VEC x (n), u (3), y (m); P
 N_STATE_PAGES = 3  # what a history snapshot keeps
 PG_R = 3  # R of kind k (leading mxm) in page PG_R + k (MEAS_ACCEL: without the execution errors of u)
 PG_GATE = PG_R + MEAS_ACCEL + 1  # row 0: NIS gate of each kind; row 1: thrust-noise variances (scale,
-# direction), then ``ekf_step_dt``'s refusal flag; row 2: the state layout (``measurements.state_layout``, u of
+# direction), ``ekf_step_dt``'s refusal flag, the input variance; row 2: the state layout (``measurements.state_layout``, u of
 # the MEAS_ACCEL sample); row 3: the interval (ns, NaN: none) whose model each slot holds
 ROW_SLOT_DT = 3
 PG_SLOT = PG_GATE + 1  # slot k: Phi, Gam (leading n x 3), Q in pages PG_SLOT + 3k + (0, 1, 2)
@@ -465,10 +467,10 @@ PG_SCRATCH = PG_SLOT + 3 * N_SLOTS  # rows of the first page: z (3), x scratch (
 N_PAGES = PG_SCRATCH + 2 + UPDATE_SCRATCH_PAGES
 
 
-def new_work(n, R_by_kind, gate_by_kind, thrust_scale_var, thrust_dir_var, layout):
+def new_work(n, R_by_kind, gate_by_kind, thrust_scale_var, thrust_dir_var, input_var, layout):
     """Work buffer (N_PAGES, n, n) of an n-state filter: zeros, y and S NaN, and the configuration
     R_by_kind {kind: R (mxm)}, gate_by_kind {kind: NIS gate}, the thrust-noise variances of
-    ``thrust_noise_add_inplace`` (-, rad^2), layout: ``measurements.state_layout``'s vector."""
+    ``thrust_noise_add_inplace`` (-, rad^2, (m/s^2)^2), layout: ``measurements.state_layout``'s vector."""
     W = np.zeros((N_PAGES, n, n))
     W[PG_VEC, 2, :3] = np.nan
     W[PG_S, :3, :3] = np.nan
@@ -477,7 +479,7 @@ def new_work(n, R_by_kind, gate_by_kind, thrust_scale_var, thrust_dir_var, layou
         W[PG_R + kind, :m, :m] = Rk
     for kind, g in gate_by_kind.items():
         W[PG_GATE, 0, kind] = g
-    W[PG_GATE, 1, 0], W[PG_GATE, 1, 1] = thrust_scale_var, thrust_dir_var
+    W[PG_GATE, 1, 0], W[PG_GATE, 1, 1], W[PG_GATE, 1, 3] = thrust_scale_var, thrust_dir_var, input_var
     W[PG_GATE, 2, :LAYOUT_LEN] = layout
     W[PG_GATE, ROW_SLOT_DT, :N_SLOTS] = np.nan
     return W
@@ -493,7 +495,7 @@ def _predict_slot(W, slot):
     i_s = int(W[PG_GATE, 2, LAY_I_SCALE])
     if i_s >= 0:
         thrust_scale_coupling_inplace(x, P, W[k + 1], u, W[k + 2], sc[0, 2], i_s)
-    thrust_noise_add_inplace(P, W[k + 1], u, W[PG_GATE, 1, 0], W[PG_GATE, 1, 1], sc[1])
+    thrust_noise_add_inplace(P, W[k + 1], u, W[PG_GATE, 1, 0], W[PG_GATE, 1, 1], W[PG_GATE, 1, 3], sc[1])
 
 
 @kernel()

@@ -119,13 +119,16 @@ class _RelNavBase:
                  relpos_R_diag=None, range_bias_sigma_m=None, range_bias_psd=0.0, angle_bias_sigma_rad=None,
                  angle_bias_psd=0.0, thrust_scale_sigma=None, accel_state_sigma_m_s2=None, accel_state_tau_s=600.0,
                  accel_R_diag=None, history_ns=0, reinit_after=0, reinit_vel_sigma_m_s=0.1, thrust_noise_frac=0.0,
-                 thrust_noise_dir_rad=0.0):
+                 thrust_noise_dir_rad=0.0, input_accel_sigma_m_s2=0.0):
         name = type(self).__name__
         n, q_psd, gate_chi2 = float(n), float(q_psd), float(gate_chi2)
-        for what, v in (("thrust_noise_frac", thrust_noise_frac), ("thrust_noise_dir_rad", thrust_noise_dir_rad)):
+        for what, v in (("thrust_noise_frac", thrust_noise_frac), ("thrust_noise_dir_rad", thrust_noise_dir_rad),
+                        ("input_accel_sigma_m_s2", input_accel_sigma_m_s2)):
             if not (np.isfinite(v) and v >= 0.0):
                 raise ValueError(f"{name}: {what} must be finite and >= 0, got {v}")
-        self._thrust_var = (float(thrust_noise_frac) ** 2, float(thrust_noise_dir_rad) ** 2)
+        # variances of the held acceleration's errors (``thrust_noise_add_inplace``): scale, direction, input
+        self._thrust_var = (float(thrust_noise_frac) ** 2, float(thrust_noise_dir_rad) ** 2,
+                            float(input_accel_sigma_m_s2) ** 2)
         if not (np.isfinite(n) and n > 0.0):
             raise ValueError(f"{name}: mean motion n must be finite and > 0 rad/s, got {n}")
         if not (np.isfinite(q_psd) and q_psd >= 0.0):
@@ -555,8 +558,9 @@ class RelNavFilter(_RelNavBase):
     the specific-force measurement's noise (needs d; the execution error of its u is added), history_ns (late
     measurements, see module doc), reinit_after (0: never), reinit_vel_sigma_m_s, thrust_noise_frac (-)
     and thrust_noise_dir_rad (rad): 1-sigma execution errors of the held acceleration along it (scale)
-    and across it (misalignment), constant over each prediction interval
-    (``ekf_kernels.thrust_noise_add_inplace``; 0: none).
+    and across it (misalignment), constant over each prediction interval, input_accel_sigma_m_s2 (m/s^2): the
+    same for an error of 1-sigma per Hill axis whatever the acceleration (a measured one: an accelerometer's
+    mean over the interval) (``ekf_kernels.thrust_noise_add_inplace``; 0: none).
     """
 
     def __init__(self, *args, **options):
@@ -692,7 +696,7 @@ class RelNavUKF(_RelNavBase):
         R = self._R[kind]
         if kind == MEAS_ACCEL:
             R = np.empty((6, 3))
-            accel_meas_cov_into(R, self._R[kind], self._lay_u, *self._thrust_var)
+            accel_meas_cov_into(R, self._R[kind], self._lay_u, *self._thrust_var[:2])
             R = R[:3].copy()
         xn, Pn, y, S, nis, accepted = ukf_update_layout(self._x.copy(), self._P.copy(), z, R, self._gate[kind], kind,
                                                         self._Wm, self._Wc, self._lam, self._lay)

@@ -44,7 +44,7 @@ def test_thrust_noise_equals_constant_error_through_hcw(dt):
     u = np.array([1.5e-3, -3.0e-3, 0.7e-3])
     frac, dir_rad = 0.05, 0.01
     _, Gam, _ = hcw_predict_matrices(N_MEAN, dt, 0.0)
-    Q = thrust_process_noise(Gam, u, frac**2, dir_rad**2)
+    Q = thrust_process_noise(Gam, u, frac**2, dir_rad**2, 0.0)
     G = _input_map(N_MEAN, dt)
     Q_ref = G @ _cov_in_thrust_axes(u, frac, dir_rad) @ G.T
     scale = np.sqrt(np.outer(np.diag(Q_ref), np.diag(Q_ref)))
@@ -69,7 +69,7 @@ def test_thrust_noise_matches_monte_carlo_of_random_constant_errors():
     dx = da @ _input_map(N_MEAN, dt).T
     C = np.cov(dx.T)
     _, Gam, _ = hcw_predict_matrices(N_MEAN, dt, 0.0)
-    Q = thrust_process_noise(Gam, u, frac**2, dir_rad**2)
+    Q = thrust_process_noise(Gam, u, frac**2, dir_rad**2, 0.0)
     d = np.sqrt(np.diag(Q))
     # sample covariance of 2e5 draws: correlations within ~5/sqrt(k) = 0.011
     assert np.max(np.abs(C - Q) / np.outer(d, d)) < 0.011
@@ -77,7 +77,7 @@ def test_thrust_noise_matches_monte_carlo_of_random_constant_errors():
 
 def test_zero_thrust_adds_nothing():
     _, Gam, _ = hcw_predict_matrices(N_MEAN, 1.0, 0.0)
-    np.testing.assert_array_equal(thrust_process_noise(Gam, np.zeros(3), 0.05**2, 0.01**2), np.zeros((6, 6)))
+    np.testing.assert_array_equal(thrust_process_noise(Gam, np.zeros(3), 0.05**2, 0.01**2, 0.0), np.zeros((6, 6)))
 
 
 @pytest.mark.parametrize("bias", [False, True])
@@ -87,7 +87,7 @@ def test_filters_predict_with_thrust_noise(bias):
     if bias:
         opts["range_bias_sigma_m"] = 0.3
     Phi, Gam, Q = hcw_predict_matrices(N_MEAN, 1.0, 1e-8)
-    x_ref, P_ref = ekf_predict(X0, P0, Phi, Gam, u, Q + thrust_process_noise(Gam, u, 0.05**2, 0.01**2))
+    x_ref, P_ref = ekf_predict(X0, P0, Phi, Gam, u, Q + thrust_process_noise(Gam, u, 0.05**2, 0.01**2, 0.0))
     for cls in (RelNavFilter, RelNavUKF):
         f = cls(N_MEAN, 1e-8, R_RAE, GATE, X0, P0, 0, **opts)
         f.predict_to(0, u)
@@ -108,7 +108,32 @@ def test_filters_predict_with_thrust_noise(bias):
     np.testing.assert_allclose(f.P, g.P, rtol=1e-12, atol=1e-18)
 
 
-@pytest.mark.parametrize("key", ["thrust_noise_frac", "thrust_noise_dir_rad"])
+@pytest.mark.parametrize("dt", [1.0, 60.0])
+def test_input_noise_equals_an_isotropic_constant_error_through_hcw(dt):
+    """input_var: an error of variance input_var per axis of a measured acceleration (whatever u, zero
+    included), constant over the interval, on top of the thrust-proportional terms."""
+    u, frac, dir_rad, sig = np.array([1.5e-3, -3.0e-3, 0.7e-3]), 0.05, 0.01, 2e-4
+    _, Gam, _ = hcw_predict_matrices(N_MEAN, dt, 0.0)
+    G = _input_map(N_MEAN, dt)
+    for a in (u, np.zeros(3)):
+        Q = thrust_process_noise(Gam, a, frac**2, dir_rad**2, sig**2)
+        Sa = sig**2 * np.eye(3) + (_cov_in_thrust_axes(a, frac, dir_rad) if a.any() else 0.0)
+        Q_ref = G @ Sa @ G.T
+        scale = np.sqrt(np.outer(np.diag(Q_ref), np.diag(Q_ref)))
+        assert np.max(np.abs(Q - Q_ref) / scale) < 1e-9
+        np.testing.assert_array_equal(Q, Q.T)
+    # in both filters' predictions, as for the thrust-proportional noise
+    Phi, Gam, Q = hcw_predict_matrices(N_MEAN, dt, 1e-8)
+    x_ref, P_ref = ekf_predict(X0, P0, Phi, Gam, u, Q + thrust_process_noise(Gam, u, 0.0, 0.0, sig**2))
+    for cls in (RelNavFilter, RelNavUKF):
+        f = cls(N_MEAN, 1e-8, R_RAE, GATE, X0, P0, 0, input_accel_sigma_m_s2=sig)
+        f.predict_to(0, u)
+        f.predict_to(round(dt * NS), u)
+        d = np.sqrt(np.diag(P_ref))
+        assert np.max(np.abs(f.P - P_ref) / np.outer(d, d)) < 1e-12
+
+
+@pytest.mark.parametrize("key", ["thrust_noise_frac", "thrust_noise_dir_rad", "input_accel_sigma_m_s2"])
 def test_bad_thrust_noise_names_the_option(key):
     with pytest.raises(ValueError, match=key):
         RelNavFilter(N_MEAN, 1e-8, R_RAE, GATE, X0, P0, 0, **{key: -0.1})
