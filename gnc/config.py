@@ -110,6 +110,11 @@ class NavConfig:
     specific_force_bias_m_s2: float = spec(0.0, unit="m/s^2", ge=0,
                                            doc="1-sigma per axis of the accelerometer bias left after the thruster "
                                                "FDIR's estimate (bias instability), added to the noise as white")
+    thrust_input: str = spec("commanded", choices=("commanded", "imu"),
+                             doc="the acceleration the filter predicts with: the commanded one, or the IMU's mean "
+                                 "specific force of each nav period (6-DOF chaser with a delta-v accelerometer; "
+                                 "its noise from specific_force_noise_density, floor and bias, "
+                                 "``relnav.specific_force_variance``)")
 
     def validate(self, path):
         if self.thrust_scale_sigma > 0 and self.angle_bias_sigma_rad == 0:
@@ -118,7 +123,15 @@ class NavConfig:
         if self.angle_bias_sigma_rad > 0 and self.range_bias_sigma_m == 0:
             raise ConfigError(f"{path}.angle_bias_sigma_rad", self.angle_bias_sigma_rad,
                               "needs the range-bias state: set range_bias_sigma_m > 0")
-        if self.specific_force_noise_density > 0 and self.accel_state_sigma_m_s2 == 0:
+        if self.thrust_input == "imu":
+            if self.specific_force_noise_density == 0:
+                raise ConfigError(f"{path}.thrust_input", self.thrust_input,
+                                  "needs the accelerometer's noise: set specific_force_noise_density > 0")
+            if self.thrust_scale_sigma > 0:
+                raise ConfigError(f"{path}.thrust_scale_sigma", self.thrust_scale_sigma,
+                                  "a thrust-scale state scales the commanded thrust: set it to 0 with "
+                                  "thrust_input = 'imu'")
+        elif self.specific_force_noise_density > 0 and self.accel_state_sigma_m_s2 == 0:
             raise ConfigError(f"{path}.specific_force_noise_density", self.specific_force_noise_density,
                               "needs the unmodelled-acceleration state: set accel_state_sigma_m_s2 > 0")
 

@@ -10,7 +10,8 @@ stage falls back to the safe command (thrusters off); guidance aborts after repe
 A 6-DOF chaser (cfg.attitude set) adds the attitude stage every attitude period: IMU and star-tracker
 samples feed gnc.control.attitude, which points the boresight and turns the held acceleration plus the
 attitude torque into thruster on-times (ActuatorCommand.on_time_s). With [nav] specific_force_noise_density > 0
-the nav stage also hands the filter the IMU's specific force of the period (SpecificForceMeasurement).
+the nav stage also hands the filter the IMU's specific force of the period (SpecificForceMeasurement), or with
+[nav] thrust_input = 'imu' predicts over the period with it instead of the commanded acceleration.
 """
 
 import math
@@ -155,6 +156,7 @@ class Executive:
                                   "needs a 6-DOF chaser with an IMU ([attitude], [thrusters]); set it to 0")
             self._sf = [np.zeros(3), np.zeros(3), 0]
             self._sf_bias_B = None  # accelerometer bias (m/s^2, B): the FDIR's estimate at the end of its window
+        self._imu_input = n.thrust_input == "imu"
         self.stats = {"nav": StageStats(self.nav_period_ns), "ctrl": StageStats(round(c.budget_s * NS))}
         self.overrun_streak = {"nav": 0, "ctrl": 0}
         self.accel_H = np.zeros(3)
@@ -234,12 +236,13 @@ class Executive:
             else:
                 rel.append(m)
         rel.sort(key=lambda m: m.t_ns)  # lidar, camera and relative GNSS interleaved by time of validity
+        accel_H = self._input_accel()
         outcomes, predicted = [], False
         for i, m in enumerate(rel):
             if m.t_ns < self.nav.t_ns and not self.nav.history_ns:
                 continue  # late sample and no history ([nav].history_s) to re-process it from
             if i == len(rel) - 1:  # the last sample and the prediction to now: one filter call
-                r = self.nav.update_predict(m, self.t_ns, self.accel_H)
+                r = self.nav.update_predict(m, self.t_ns, accel_H)
                 nis, ok, predicted = abs(r), r >= 0.0, True
             else:
                 res = self.nav.update(m)
@@ -254,10 +257,21 @@ class Executive:
         if self.att_health is not None:
             self._attitude_health()
         if not predicted:
-            self.nav.predict_to(self.t_ns, self.accel_H)
-        if self._sf is not None and self._sf[2]:
+            self.nav.predict_to(self.t_ns, accel_H)
+        if self._sf is not None and self._sf[2] and not self._imu_input:
             self._specific_force_update()
         return len(outcomes)
+
+    def _input_accel(self) -> np.ndarray:
+        """The acceleration (m/s^2, H) the filter predicts with over this nav period: the commanded one held, or
+        with thrust_input = 'imu' the IMU's mean specific force of the period (``_specific_force_sample``; the
+        commanded one while there is none: during the FDIR's bias window, or an IMU outage), which is then held
+        from the filter time on."""
+        if not (self._imu_input and self._sf[2]):
+            return self.accel_H
+        a = self._specific_force_means()[0]
+        self.nav.predict_to(self.nav.t_ns, a)
+        return a
 
     def _specific_force_sample(self, m: ImuSample) -> None:
         """Add an IMU sample to the nav period's sums (after the FDIR's bias window): the specific force less the
@@ -280,9 +294,15 @@ class Executive:
 
     def _specific_force_update(self) -> None:
         """The nav period's mean specific force and commanded specific force to the filter, at the nav time."""
+        f, u = self._specific_force_means()
+        self.nav.update(SpecificForceMeasurement(self.t_ns, tuple(f), tuple(u)))
+
+    def _specific_force_means(self):
+        """(measured, commanded) mean specific force (m/s^2, H) of the nav period's IMU samples; the sums restart."""
         s = self._sf
-        self.nav.update(SpecificForceMeasurement(self.t_ns, tuple(s[0] / s[2]), tuple(s[1] / s[2])))
+        f, u = s[0] / s[2], s[1] / s[2]
         s[0][:], s[1][:], s[2] = 0.0, 0.0, 0
+        return f, u
 
     def _control_stage(self):
         """Guidance, then the MPC job (or the abort's escape burn). Returns finish(): sets the held command and

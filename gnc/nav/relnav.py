@@ -714,7 +714,8 @@ def filter_from_config(n_rad_s, nav, x0, P0, t0_ns, process=None) -> RelNavFilte
     thrust_scale_sigma > 0, a history of history_s for late samples, the camera's and the relative GNSS's noise
     models when camera_angle_sigma_rad / rel_gnss_sigma_m > 0, an unmodelled-acceleration state d when
     accel_state_sigma_m_s2 > 0 and the specific-force measurement's noise when specific_force_noise_density > 0
-    (``specific_force_variance``). x0 (6,), P0 (6x6) at t0_ns.
+    (``specific_force_variance``), or with thrust_input = 'imu' that variance as the input's
+    (input_accel_sigma_m_s2). x0 (6,), P0 (6x6) at t0_ns.
     process: the model of nav.process (``gnc.nav.process.process_from_config``), needed unless it is 'hcw'."""
     if process is None and nav.process != "hcw":
         raise ValueError(f"nav.process = {nav.process!r}: pass process=process_from_config(flight_config)")
@@ -732,7 +733,9 @@ def filter_from_config(n_rad_s, nav, x0, P0, t0_ns, process=None) -> RelNavFilte
     if nav.accel_state_sigma_m_s2 > 0.0:
         opts["accel_state_sigma_m_s2"] = nav.accel_state_sigma_m_s2
         opts["accel_state_tau_s"] = nav.accel_state_tau_s
-    if nav.specific_force_noise_density > 0.0:
+    if nav.thrust_input == "imu":  # the accelerometer's mean as the input, not as a measurement
+        opts["input_accel_sigma_m_s2"] = math.sqrt(specific_force_variance(nav))
+    elif nav.specific_force_noise_density > 0.0:
         opts["accel_R_diag"] = np.full(3, specific_force_variance(nav))
     return RelNavFilter(n_rad_s, nav.q_psd_m2_s3,
                         np.array([nav.range_sigma_m, nav.angle_sigma_rad, nav.angle_sigma_rad]) ** 2,
