@@ -49,7 +49,8 @@ def attach_chaser(scn, world, rng: np.random.Generator):
                             body_array(scn.vehicle.mass_kg + scn.truth.mass_error_kg, scn.attitude_config.inertia_B_kg_m2),
                             true_thrusters(scn, thr_rng))
     i, s = scn.imu_config, scn.star_tracker_config
-    imu = Imu(round(i.period_s * NS), _channel(i.gyro, i.period_s, gyro_rng), _channel(i.accel, i.period_s, acc_rng))
+    imu = Imu(round(i.period_s * NS), _channel(i.gyro, i.period_s, gyro_rng), _channel(i.accel, i.period_s, acc_rng),
+              i.accel_output)
     st = StarTracker(round(s.period_s * NS), s.cross_sigma_rad, s.roll_sigma_rad, s.availability,
                      round(s.latency_s * NS), 0, st_rng)
     return imu, st

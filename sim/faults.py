@@ -208,6 +208,10 @@ class FaultyImu:
     def next_t_ns(self) -> int:
         return self.imu.next_t_ns
 
+    @property
+    def accel_output(self) -> str:
+        return self.imu.accel_output
+
     def sample(self, t_ns, omega_BN_B, accel_B):
         m = self.imu.sample(t_ns, omega_BN_B, accel_B)
         if self.last is not None and _inside(self.stale, t_ns):

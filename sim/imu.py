@@ -8,6 +8,10 @@ instability B gives (IEEE 952 Table C.1; El-Sheimy, Hou & Niu 2008, IEEE TIM 57(
 declared B is what an Allan analysis of the output reads; w white noise of density N (rad/s/sqrt(Hz) =
 rad/sqrt(s), angle random walk; m/s/sqrt(s), velocity random walk): sigma_w = N / sqrt(dt) at sample
 period dt, Allan deviation N / sqrt(tau).
+
+The gyro's x is the rate at the sample time. The accelerometer's x (``Imu.accel_output``): "instant", the
+specific force at the sample time; "delta_v", its mean over the interval since the previous sample, Delta-v / dt
+(``sim.truth.TruthWorld.mean_specific_force_B``), as a tactical IMU's integrating accelerometer outputs it.
 """
 
 import math
@@ -29,6 +33,7 @@ def gauss_markov_allan_peak() -> float:
 
 FLICKER_FLOOR = math.sqrt(2.0 * math.log(2.0) / math.pi)  # Allan floor / bias instability (IEEE 952)
 GM_PEAK = gauss_markov_allan_peak()
+ACCEL_OUTPUTS = ("instant", "delta_v")  # what the accelerometer's x is (module doc)
 
 
 @njit(cache=True)
@@ -91,10 +96,14 @@ class ImuChannel:
 
 
 class Imu:
-    """Gyro and accelerometer sampled every period_ns (int ns) on the grid 0, period_ns, ..."""
+    """Gyro and accelerometer sampled every period_ns (int ns) on the grid 0, period_ns, ...; accel_output: one of
+    ACCEL_OUTPUTS (module doc), which the caller of sample honours."""
 
-    def __init__(self, period_ns: int, gyro: ImuChannel, accel: ImuChannel):
+    def __init__(self, period_ns: int, gyro: ImuChannel, accel: ImuChannel, accel_output: str = "instant"):
+        if accel_output not in ACCEL_OUTPUTS:
+            raise ValueError(f"accel_output must be one of {ACCEL_OUTPUTS}, got {accel_output!r}")
         self.period_ns, self.gyro, self.accel = int(period_ns), gyro, accel
+        self.accel_output = accel_output
         self.next_t_ns = 0
 
     def sample(self, t_ns, omega_BN_B, accel_B) -> ImuSample:

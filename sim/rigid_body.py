@@ -11,7 +11,9 @@ epoch; a failed-off thruster is shut and a stuck-on one open from its onset on).
 follows the valve at a constant rate: 0 -> 1 in rise_s, 1 -> 0 in fall_s (0: instantly), so between events
 (valve edges, onsets, L reaching 0 or 1) the thrust is linear in time and the kernel integrates each such
 segment exactly with one step of the DOP853 8th-order formula (``sim.integrator``). A pulse of on-time
-t >= rise_s thus delivers F (t + (fall_s - rise_s) / 2).
+t >= rise_s thus delivers F (t + (fall_s - rise_s) / 2). Column TH_LEVEL_INT accumulates the integral of L
+over time (s), segment by segment as the integrator applies it (L dt + slope dt^2 / 2), until its user
+(``sim.truth.TruthWorld.mean_specific_force_B``) zeroes it.
 
 Coupling with the translation (``propagate_6dof``): over each truth step [t, t + h] the attitude kernel
 runs first with the chaser's position taken as r + v (s - t) for the gravity-gradient torque, then the
@@ -28,8 +30,8 @@ from numba import njit
 from sim.integrator import _C, rhs, rk8_step, rk8_workspace, stage_state, step_start
 from sim.forces.model import P_MU
 
-TH_P, TH_D, TH_M, TH_F, TH_RISE, TH_FALL, TH_MIN_ON, TH_FAIL, TH_ONSET, TH_T_ON, TH_T_OFF, TH_LEVEL, TH_SIZE = (
-    0, 3, 6, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
+TH_P, TH_D, TH_M, TH_F, TH_RISE, TH_FALL, TH_MIN_ON, TH_FAIL, TH_ONSET, TH_T_ON, TH_T_OFF, TH_LEVEL, TH_LEVEL_INT, \
+    TH_SIZE = 0, 3, 6, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
 FAIL_NONE, FAIL_OFF, FAIL_STUCK_ON = 0, 1, 2
 B_MASS, B_J, B_JINV, B_SIZE = 0, 1, 10, 19
 # Segment inputs: thrust force (N, B) and torque (N m, B) as value + slope, then the chaser's position and
@@ -39,7 +41,8 @@ _EPS_T = 1e-12  # s: events closer than this to the current time are taken as re
 
 
 def thruster_table(pos_B_m, dir_B, max_thrust_N, rise_s, fall_s, min_on_s, fail_mode, onset_s):
-    """(n, TH_SIZE) table of n thrusters; directions are normalised, the valves shut at t = 0."""
+    """(n, TH_SIZE) table of n thrusters; directions are normalised, the valves shut at t = 0, levels and their
+    integrals zero."""
     pos = np.asarray(pos_B_m, dtype=np.float64).reshape(-1, 3)
     d = np.asarray(dir_B, dtype=np.float64).reshape(-1, 3)
     d = d / np.linalg.norm(d, axis=1)[:, None]
@@ -170,7 +173,8 @@ def _attitude_rk8(t, x, h, seg, body, k, xs):
 
 @njit(cache=True)
 def attitude_advance(x, t0, t1, th, body, r_N, v_N, mu, h_max):
-    """Integrate the 13-state x in place from t0 to t1 (s), the thrusters' levels with it (see module doc).
+    """Integrate the 13-state x in place from t0 to t1 (s), the thrusters' levels and their integrals with it
+    (see module doc).
 
     r_N (m), v_N (m/s): the chaser's position and velocity at t0 (the gravity-gradient torque uses
     r_N + v_N (t - t0)). Segments longer than h_max (s) are cut into equal steps. Returns the number of
@@ -223,6 +227,7 @@ def attitude_advance(x, t0, t1, th, body, r_N, v_N, mu, h_max):
         for j in range(m):
             _attitude_rk8(t + j * dt / m, x, dt / m, seg, body, k, xs)
         for i in range(n):
+            th[i, TH_LEVEL_INT] += (th[i, TH_LEVEL] + 0.5 * slope[i] * dt) * dt
             th[i, TH_LEVEL] = min(1.0, max(0.0, th[i, TH_LEVEL] + slope[i] * dt))
         t = t_next
         n_seg += 1

@@ -16,6 +16,7 @@ from gnc.schema import ConfigError, load, spec
 from sim.dispersions import Dispersions
 from sim.faults import SIX_DOF_FAULTS, Fault
 from sim.gravity import MU_EARTH, R_EARTH
+from sim.imu import ACCEL_OUTPUTS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,6 +226,9 @@ class ImuConfig:
     period_s: float = spec(unit="s", gt=0, le=1)
     gyro: InertialChannelConfig = spec()
     accel: InertialChannelConfig = spec()
+    accel_output: str = spec("instant", choices=ACCEL_OUTPUTS,
+                             doc="the accelerometer reads the specific force at the sample time (instant) or its "
+                                 "mean since the previous sample, Delta-v / dt (delta_v): sees the thruster pulses")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,7 @@ from sim.forces import ForceModel
 from sim.forces.density import DensityTrack
 from sim.forces.model import accel_spacecraft, set_ephemeris, surface_accel
 from sim.integrator import propagate_forces, step_plan
-from sim.rigid_body import B_MASS, TH_D, TH_F, TH_LEVEL, command_thrusters, propagate_6dof
+from sim.rigid_body import B_MASS, TH_D, TH_F, TH_LEVEL, TH_LEVEL_INT, command_thrusters, propagate_6dof
 
 
 @njit(cache=True)
@@ -106,6 +106,8 @@ class TruthWorld:
         accel_H: the thrusters commanded by ``fire`` act, in the body frame, with their torques."""
         self.att = np.concatenate([np.asarray(q_BN, dtype=np.float64), np.asarray(omega_BN_B, dtype=np.float64)])
         self.body, self.thrusters = body, thrusters
+        thrusters[:, TH_LEVEL_INT] = 0.0
+        self._mean_t_ns = self.t_ns  # start of mean_specific_force_B's interval
 
     def fire(self, on_time_s) -> None:
         """Open each thruster's valve now for on_time_s[i] (s) (below its minimum pulse: not at all)."""
@@ -135,6 +137,28 @@ class TruthWorld:
         """The chaser's specific force now (m/s^2, B), what an accelerometer senses: thrust, SRP and drag (with
         the density sample the integrator holds; gravity, the Sun's and Moon's included, is not sensed)."""
         return self.thrust_accel_B() + surface_accel_B(self.t_ns / 1e9, self.state, self.att[:4], self._arrays[0])
+
+    def mean_specific_force_B(self):
+        """The chaser's mean specific force (m/s^2, B) over (t_prev, now], t_prev the previous call's time (the
+        first: attach_rigid_body's), i.e. an accelerometer's Delta-v / dt; restarts the interval now.
+
+        Thrust: exact for the piecewise-linear valve levels, sum_i F_i d_i int(L_i dt) / (m dt), from the
+        integrals the propagation accumulates (``sim.rigid_body`` TH_LEVEL_INT). It is integrated in B, as
+        body-fixed accelerometers do, with no coning or sculling correction: B turns by |omega| dt during the
+        interval (~1e-3 rad in a second at orbit rate), so this is not C_BN(now) times the inertial Delta-v.
+        SRP and drag (~1e-7 m/s^2, varying by ~1e-3 relative in a second): their value now, held over the
+        interval (error ~1e-10 m/s^2 over a 1 s interval). An empty interval (dt = 0) gives the instant value,
+        ``specific_force_B``."""
+        th = self.thrusters
+        dt = (self.t_ns - self._mean_t_ns) / 1e9
+        if dt == 0.0:
+            f = self.specific_force_B()
+        else:
+            f = (th[:, TH_LEVEL_INT] * th[:, TH_F]) @ th[:, TH_D:TH_D + 3] / (self.body[B_MASS] * dt) + \
+                surface_accel_B(self.t_ns / 1e9, self.state, self.att[:4], self._arrays[0])
+        th[:, TH_LEVEL_INT] = 0.0
+        self._mean_t_ns = self.t_ns
+        return f
 
     @property
     def r_T_N(self):

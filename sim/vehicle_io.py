@@ -16,7 +16,8 @@ class SimVehicleIO:
     wait_until propagates the truth, sampling every sensor at each of its grid times on the way;
     read_sensors hands over what was delivered since, oldest first. 3-DOF world: the relative sensor's
     boresight is the one last commanded (ideal attitude) and accel_H is applied. 6-DOF world
-    (``TruthWorld.attach_rigid_body``, with imu and star_tracker): the boresight is +X_B of the true
+    (``TruthWorld.attach_rigid_body``, with imu and star_tracker; the IMU's accelerometer fed the instant or the
+    mean specific force as its accel_output says): the boresight is +X_B of the true
     attitude, the command's thruster on-times are fired, and the relative sensor's samples are delivered
     rae_latency_ns (int ns) after their time of validity. sensor None: no lidar. camera, rel_gnss
     (``sim.sensors.CameraSensor``, ``RelGnssSensor``, optional) are sampled on their own grids, the camera along
@@ -66,7 +67,8 @@ class SimVehicleIO:
         if self.rel_gnss is not None and self.rel_gnss.next_t_ns <= t_ns:
             self.rel_gnss.sample(t_ns, w.relative_state()[0])
         if self.imu is not None and self.imu.next_t_ns <= t_ns:
-            self._push(t_ns, self.imu.sample(t_ns, w.att[4:7], w.specific_force_B()))
+            f_B = w.mean_specific_force_B() if self.imu.accel_output == "delta_v" else w.specific_force_B()
+            self._push(t_ns, self.imu.sample(t_ns, w.att[4:7], f_B))
         if self.star_tracker is not None and self.star_tracker.next_t_ns <= t_ns:
             self.star_tracker.sample(t_ns, w.q_BH())
 
