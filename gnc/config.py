@@ -312,6 +312,9 @@ class FdirConfig:
                                                               "thruster (false alarms ~ e^-h per sample)")
     thruster_isolate_margin: float = spec(10.0, unit="-", ge=0, doc="log-likelihood lead over the next thruster")
     accel_bias_window_s: float = spec(60.0, unit="s", gt=0, doc="accelerometer bias averaging time")
+    accel_output: str = spec("instant", choices=("instant", "delta_v"),
+                             doc="what the accelerometer reads: the specific force at the sample instant, or its "
+                                 "mean over the sample interval (a delta-v IMU)")
     imu_timeout_s: float = spec(3.0, unit="s", gt=0, doc="IMU declared stale after no new sample for this long")
     imu_stuck_samples: int = spec(5, unit="-", ge=2, doc="IMU declared stuck after this many identical samples")
     star_tracker_timeout_s: float = spec(10.0, unit="s", gt=0, doc="star tracker declared silent after this")

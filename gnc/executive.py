@@ -146,7 +146,8 @@ class Executive:
             f = cfg.fdir
             self.thr_fdir = ThrusterFdir(self.att.A, cfg.vehicle.mass_kg, self.att.J, f.gyro_noise_density,
                                          f.accel_noise_density, f.thruster_threshold, f.thruster_isolate_margin,
-                                         f.accel_bias_window_s, f.noise_margin, f.thrust_model_error)
+                                         f.accel_bias_window_s, f.noise_margin, f.thrust_model_error,
+                                         f.accel_output == "delta_v")
             self.att_health = AttitudeSensorHealth(self.t0_ns, f.imu_timeout_s, f.imu_stuck_samples,
                                                    f.star_tracker_timeout_s, self.guidance.log)
         self._sf = None  # sums over the nav period of the IMU's specific force and the commanded one (H), count
@@ -201,7 +202,7 @@ class Executive:
             scratch.update(AnglesMeasurement(self.nav_period_ns, *rae[1:]))
         if n.rel_gnss_sigma_m > 0.0:
             scratch.update(RelPosMeasurement(self.nav_period_ns, tuple(x0_hat[:3])))
-        if n.specific_force_noise_density > 0.0:
+        if n.specific_force_noise_density > 0.0 and n.thrust_input != "imu":
             scratch.update(SpecificForceMeasurement(self.nav_period_ns, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)))
         scratch.predict_to(2 * self.nav_period_ns, np.zeros(3))
         MissionManager(self.cfg, 0, self.guidance.planners).update(0, x0_hat, P0, 0, 0, math.inf, 2,

@@ -6,7 +6,8 @@ accelerometer, f_m = mass (accel_B - bias) (B; the turn-on bias estimated as the
 bias_window_s, then a slow average, frozen once a thruster is declared). The prediction is the same from the
 flight code's own thruster table A ((6, n): ``gnc.control.allocation.wrench_matrix``) and what it commanded:
 duty u_i = the fraction of [t_a, t_b] thruster i was commanded open (torque), on_i = 1 if it was commanded
-open at t_b (force: the accelerometer samples instantaneously). r = [f_m - A_f on; tau_m - A_tau u].
+open at t_b (force: an accelerometer that samples instantaneously) or on_i = u_i (one that reads the mean over
+the interval, a delta-v IMU: ``accel_mean``). r = [f_m - A_f on; tau_m - A_tau u].
 
 Hypotheses. Thruster i stuck on adds s A[:, i] with s = 1 - u_i (torque) / 1 - on_i (force); failed off adds
 s = -u_i / -on_i. For each of the 2 n hypotheses a CUSUM (Page 1954) of the log-likelihood ratio of the
@@ -72,13 +73,13 @@ def best_two(g):
 
 @njit(cache=True)
 def fdir_sample(cmd_t, cmd_on, n_cmds, stuck, ta, tb, wa, wb, accel_B, A, J, mass, nd, model_error, col_norm,
-                warm, bias_B, bias_n, bias_window_s, g, r, allowed, u, on):
+                warm, bias_B, bias_n, bias_window_s, g, r, allowed, u, on, accel_mean):
     """One IMU sample of the FDIR (module doc) between the samples at ta and tb (ns): duties u and on-flags
     on (n,) from the last n_cmds commands (cmd_t (3,) ns, cmd_on (3, n) on-times s, oldest first) and stuck
     (n,); the residual r (6,) [N; N m] from rates wa, wb (rad/s, B) and specific force accel_B (m/s^2, B);
     the force bias bias_B (3,) N updated in place (its sample count bias_n, returned) while every thruster is
-    allowed; the CUSUMs g advanced. nd = (gyro, accel noise density, noise margin); warm: in the bias window.
-    Returns (bias_n, mode, index, best, second) of ``best_two``."""
+    allowed; the CUSUMs g advanced. nd = (gyro, accel noise density, noise margin); warm: in the bias window;
+    accel_mean: accel_B is the mean over [ta, tb] (force predicted from the duties). Returns (bias_n, mode, index, best, second) of ``best_two``."""
     n = A.shape[1]
     dt_ns = tb - ta
     for i in range(n):
@@ -94,7 +95,7 @@ def fdir_sample(cmd_t, cmd_on, n_cmds, stuck, ta, tb, wa, wb, accel_B, A, J, mas
                 on[i] += 1.0
     for i in range(n):
         u[i] = min(u[i], 1.0)
-        on[i] = min(on[i], 1.0)
+        on[i] = u[i] if accel_mean else min(on[i], 1.0)
     dt = dt_ns / NS
     all_allowed = True
     for i in range(n):
@@ -140,12 +141,13 @@ def fdir_sample(cmd_t, cmd_on, n_cmds, stuck, ta, tb, wa, wb, accel_B, A, J, mas
 class ThrusterFdir:
     """See the module doc. A (6, n): full-thrust wrench per thruster ([N; N m], B); mass_kg; J (3, 3) kg m^2;
     gyro_noise_density (rad/sqrt(s)), accel_noise_density (m/s/sqrt(s)); threshold, isolate_margin (-);
-    bias_window_s (s); noise_margin, model_error (-). Feed ``command`` every attitude cycle and ``imu`` every
+    bias_window_s (s); noise_margin, model_error (-); accel_mean: the accelerometer reads its mean over each
+    sample interval (a delta-v IMU), not the instant value. Feed ``command`` every attitude cycle and ``imu`` every
     sample; ``imu`` returns
     (index, STUCK_ON | FAILED_OFF, detection statistic) when it declares a thruster, else None."""
 
     def __init__(self, A, mass_kg, J, gyro_noise_density, accel_noise_density, threshold, isolate_margin,
-                 bias_window_s, noise_margin, model_error):
+                 bias_window_s, noise_margin, model_error, accel_mean=False):
         self.A = np.ascontiguousarray(A, dtype=np.float64)
         self.mass, self.J = float(mass_kg), np.ascontiguousarray(J, dtype=np.float64)
         self.n = self.A.shape[1]
@@ -167,6 +169,7 @@ class ThrusterFdir:
         self._bias_n = 0
         self.r = np.zeros(6)
         self._u, self._on = np.zeros(self.n), np.zeros(self.n)
+        self.accel_mean = bool(accel_mean)
 
     def command(self, t_ns: int, on_time_s) -> None:
         """The on-times (s) commanded at t_ns (ns), each valve open from t_ns."""
@@ -194,7 +197,7 @@ class ThrusterFdir:
             self._cmd_t, self._cmd_on, self._n_cmds, self.stuck, prev.t_ns, m.t_ns, np.array(prev.omega_BN_B),
             np.array(m.omega_BN_B), np.array(m.accel_B), self.A, self.J, self.mass, self.nd, self.model_error,
             self.col_norm, m.t_ns - self._t0_ns < self.bias_window_ns, self.bias_B, self._bias_n,
-            self.bias_window_ns / NS, self.g, self.r, self.allowed, self._u, self._on)
+            self.bias_window_ns / NS, self.g, self.r, self.allowed, self._u, self._on, self.accel_mean)
         self.since_ns[self.g == 0.0] = m.t_ns
         if best > self.threshold and best - second > self.isolate_margin:
             return i, mode, best

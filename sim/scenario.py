@@ -327,6 +327,14 @@ class Scenario:
                                   f"must be <= the shortest pulse, thrusters.min_impulse_bit_Ns / max_thrust_N = {t_min}")
         elif self.truth.thruster_failures:
             raise ConfigError("truth.thruster_failures", "[...]", "needs a [thrusters] table")
+        imu = self.imu_config
+        if imu is not None and self.fdir.accel_output != imu.accel_output:
+            raise ConfigError("fdir.accel_output", self.fdir.accel_output,
+                              f"must say what the IMU reads: imu.accel_output = {imu.accel_output!r}")
+        if self.nav.thrust_input == "imu" and (imu is None or imu.accel_output != "delta_v"):
+            raise ConfigError("nav.thrust_input", self.nav.thrust_input,
+                              "needs a delta-v accelerometer, [imu] accel_output = 'delta_v' (an instant one misses "
+                              "the thruster pulses)")
         for i, f in enumerate(self.faults):
             if isinstance(f, SIX_DOF_FAULTS) and th is None:
                 raise ConfigError(f"faults[{i}].kind", f.kind, "needs the 6-DOF chaser ([thrusters], [attitude], ...)")
