@@ -122,7 +122,7 @@ def scenario_text(accel_output=None):
         return text
     new = text.replace("period_s = 1.0\n[imu.gyro]", f'period_s = 1.0\naccel_output = "{accel_output}"\n[imu.gyro]', 1)
     assert new != text
-    return new
+    return new + f'\n[fdir]\naccel_output = "{accel_output}"\n'  # the flight code told what the IMU reads
 
 
 def imu_over_a_burn(accel_output, on, seconds):
