@@ -100,7 +100,8 @@ class ImuSample:
     """Gyro and accelerometer output of the chaser's IMU.
 
     t_ns: sampling time (ns since epoch). omega_BN_B: angular rate of B relative to N (rad/s, B).
-    accel_B: specific force, non-gravitational acceleration (m/s^2, B).
+    accel_B: specific force, non-gravitational acceleration (m/s^2, B): at t_ns, or its mean over the sample
+    interval ending at t_ns for a delta-v accelerometer ([fdir] accel_output).
     """
 
     t_ns: int
