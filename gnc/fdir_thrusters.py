@@ -79,7 +79,8 @@ def fdir_sample(cmd_t, cmd_on, n_cmds, stuck, ta, tb, wa, wb, accel_B, A, J, mas
     (n,); the residual r (6,) [N; N m] from rates wa, wb (rad/s, B) and specific force accel_B (m/s^2, B);
     the force bias bias_B (3,) N updated in place (its sample count bias_n, returned) while every thruster is
     allowed; the CUSUMs g advanced. nd = (gyro, accel noise density, noise margin); warm: in the bias window;
-    accel_mean: accel_B is the mean over [ta, tb] (force predicted from the duties). Returns (bias_n, mode, index, best, second) of ``best_two``."""
+    accel_mean: accel_B is the mean over [ta, tb] (force predicted from the duties).
+    Returns (bias_n, mode, index, best, second) of ``best_two``."""
     n = A.shape[1]
     dt_ns = tb - ta
     for i in range(n):
@@ -142,9 +143,9 @@ class ThrusterFdir:
     """See the module doc. A (6, n): full-thrust wrench per thruster ([N; N m], B); mass_kg; J (3, 3) kg m^2;
     gyro_noise_density (rad/sqrt(s)), accel_noise_density (m/s/sqrt(s)); threshold, isolate_margin (-);
     bias_window_s (s); noise_margin, model_error (-); accel_mean: the accelerometer reads its mean over each
-    sample interval (a delta-v IMU), not the instant value. Feed ``command`` every attitude cycle and ``imu`` every
-    sample; ``imu`` returns
-    (index, STUCK_ON | FAILED_OFF, detection statistic) when it declares a thruster, else None."""
+    sample interval (a delta-v IMU), not the instant value. Feed ``command`` every attitude cycle and ``imu``
+    every sample; ``imu`` returns (index, STUCK_ON | FAILED_OFF, detection statistic) when it declares a
+    thruster, else None."""
 
     def __init__(self, A, mass_kg, J, gyro_noise_density, accel_noise_density, threshold, isolate_margin,
                  bias_window_s, noise_margin, model_error, accel_mean=False):

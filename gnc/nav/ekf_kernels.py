@@ -17,6 +17,7 @@ work buffer (``work_views``) so that a whole cycle is one numba call that alloca
 import numpy as np
 from numba import njit
 
+from gnc.jit import kernel
 from gnc.models.hcw import hcw_input_matrix, hcw_stm
 from gnc.models.measurements import (
     LAY_I_SCALE,
@@ -31,7 +32,6 @@ from gnc.models.measurements import (
     meas_predict_into,
     meas_wrap_index,
 )
-from gnc.jit import kernel
 from gnc.models.rae import wrap_angle
 from gnc.nav.linalg import cholesky_into, mm_into
 
@@ -459,8 +459,9 @@ PG_VEC, PG_P, PG_S = 0, 1, 2  # the state: rows of PG_VEC x (n), u (3), y (m); P
 N_STATE_PAGES = 3  # what a history snapshot keeps
 PG_R = 3  # R of kind k (leading mxm) in page PG_R + k (MEAS_ACCEL: without the execution errors of u)
 PG_GATE = PG_R + MEAS_ACCEL + 1  # row 0: NIS gate of each kind; row 1: thrust-noise variances (scale,
-# direction), ``ekf_step_dt``'s refusal flag, the input variance; row 2: the state layout (``measurements.state_layout``, u of
-# the MEAS_ACCEL sample); row 3: the interval (ns, NaN: none) whose model each slot holds
+# direction), ``ekf_step_dt``'s refusal flag, the input variance; row 2: the state layout
+# (``measurements.state_layout``, u of the MEAS_ACCEL sample); row 3: the interval (ns, NaN: none) whose model
+# each slot holds
 ROW_SLOT_DT = 3
 PG_SLOT = PG_GATE + 1  # slot k: Phi, Gam (leading n x 3), Q in pages PG_SLOT + 3k + (0, 1, 2)
 PG_SCRATCH = PG_SLOT + 3 * N_SLOTS  # rows of the first page: z (3), x scratch (n); then the update's; then R

@@ -56,7 +56,7 @@ def test_imu_input_keeps_the_estimate_consistent_under_a_mass_error_the_command_
 
 
 def test_delta_v_fdir_isolates_a_stuck_thruster():
-    """Thruster 0 stuck on at 100 s: the FDIR on the delta-v accelerometer declares it, and nothing else, within 30 s."""
+    """Thruster 0 stuck on at 100 s: the FDIR on the delta-v accelerometer declares it first, within 30 s."""
     faults = '\n[[faults]]\nkind = "thruster_stuck_on"\nindex = 0\nstart_s = 100.0\n'
     _, exe = _fly(_text(IMU_INPUT, faults=faults), 130.0)
     found = [(e.t_ns / NS, e.text) for e in exe.guidance.events if "thruster" in e.text]
