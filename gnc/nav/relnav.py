@@ -619,14 +619,11 @@ class RelNavFilter(_RelNavBase):
                                     t_ns - t_m, accel_H)
             except TypeError:  # accel_H not a contiguous float64 array (refused before the kernel ran)
                 return super().update_predict(meas, t_ns, accel_H)
-            if r >= 0.0:  # accepted: the usual case's bookkeeping inline too (``_offered``'s included)
+            if r >= 0.0:  # accepted: the usual case's bookkeeping inline
                 self._t_ns = t_ns
                 self._streak = 0
                 self._m = 3
-                st = self._stats.get(meas.sensor)
-                if st is None:
-                    st = self._stats[meas.sensor] = [0, 0, 0]
-                st[0] += 1
+                self._offered(meas)
                 return r
             return self._after_one_call(meas, t_ns, accel_H, r, 3)
         if not one_call:

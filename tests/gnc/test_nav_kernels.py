@@ -128,7 +128,6 @@ def test_update_predict_names_a_wrong_sized_acceleration():
     np.testing.assert_array_equal(f.P, P)
 
 
-
 def _acc(terms, start=0.0):
     """start + terms[0] + terms[1] + ..., left to right."""
     for t in terms:
